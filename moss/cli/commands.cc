@@ -1,0 +1,13 @@
+// The table of moss subcommands. Adding a command: write commands/<name>.cc with an
+// Add<Name>Command function, declare it in commands.h, list it in kCommands, add its library to
+// the :commands deps in BUILD.bazel.
+#include "moss/cli/commands.h"
+
+namespace onix::moss_cli {
+
+const CommandEntry kCommands[] = {
+    {"version", &AddVersionCommand},
+};
+const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
+
+}  // namespace onix::moss_cli

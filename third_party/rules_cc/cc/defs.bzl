@@ -1,0 +1,32 @@
+"""Offline stand-in for rules_cc: Debian's bazel-rules-cc is too new for Bazel 4.2.
+
+Every macro forwards to the native rule of the same name, which is what rules_cc
+itself did for Bazel 4.
+"""
+
+def cc_binary(**attrs):
+    native.cc_binary(**attrs)
+
+def cc_library(**attrs):
+    native.cc_library(**attrs)
+
+def cc_test(**attrs):
+    native.cc_test(**attrs)
+
+def cc_import(**attrs):
+    native.cc_import(**attrs)
+
+def cc_toolchain(**attrs):
+    native.cc_toolchain(**attrs)
+
+def cc_toolchain_suite(**attrs):
+    native.cc_toolchain_suite(**attrs)
+
+def cc_proto_library(**attrs):
+    native.cc_proto_library(**attrs)
+
+def objc_library(**attrs):
+    native.objc_library(**attrs)
+
+def fdo_profile(**attrs):
+    native.fdo_profile(**attrs)
