@@ -1,0 +1,147 @@
+#include "boot/bls/entries.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+
+namespace onix::boot {
+namespace {
+
+constexpr std::string_view kPrefix = "onix-";
+constexpr std::string_view kSuffix = ".conf";
+
+bool ParseCount(std::string_view s, int* out) {
+  if (s.empty() || s.size() > 4) return false;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<EntryName> ParseEntryFileName(std::string_view file) {
+  if (file.size() <= kPrefix.size() + kSuffix.size() || file.substr(0, kPrefix.size()) != kPrefix ||
+      file.substr(file.size() - kSuffix.size()) != kSuffix) {
+    return std::nullopt;
+  }
+  std::string_view stem =
+      file.substr(kPrefix.size(), file.size() - kPrefix.size() - kSuffix.size());
+  EntryName name;
+  const size_t plus = stem.rfind('+');
+  if (plus != std::string_view::npos) {
+    std::string_view counter = stem.substr(plus + 1);
+    stem = stem.substr(0, plus);
+    const size_t dash = counter.find('-');
+    if (dash == std::string_view::npos) {
+      if (!ParseCount(counter, &name.tries_left)) return std::nullopt;
+    } else if (!ParseCount(counter.substr(0, dash), &name.tries_left) ||
+               !ParseCount(counter.substr(dash + 1), &name.tries_done)) {
+      return std::nullopt;
+    }
+  }
+  if (stem.empty() || stem.find('/') != std::string_view::npos) return std::nullopt;
+  name.fstx = std::string(stem);
+  return name;
+}
+
+BootEntry ParseEntry(std::string file, std::string_view text) {
+  BootEntry entry;
+  if (auto name = ParseEntryFileName(file)) entry.name = *name;
+  entry.file = std::move(file);
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const size_t sp = line.find_first_of(" \t");
+    std::string_view key = line.substr(0, sp);
+    std::string_view value = sp == std::string_view::npos ? "" : line.substr(sp + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.remove_suffix(1);
+    if (key == "title")
+      entry.title = value;
+    else if (key == "version")
+      entry.version = value;
+    else if (key == "sort-key")
+      entry.sort_key = value;
+    else if (key == "linux")
+      entry.linux = value;
+    else if (key == "initrd")
+      entry.initrd = value;
+    else if (key == "options")
+      entry.options = value;
+  }
+  return entry;
+}
+
+absl::StatusOr<std::vector<BootEntry>> ListOnixEntries(std::string_view partition) {
+  std::vector<BootEntry> out;
+  const std::string dir = StrCat(partition, "/loader/entries");
+  absl::StatusOr<UniqueFd> fd = fs::OpenDir(dir);
+  if (absl::IsNotFound(fd.status())) return out;
+  ONIX_RETURN_IF_ERROR_CTX(fd.status(), StrCat("listing boot entries in ", dir));
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(fd->get()));
+  for (std::string& name : names) {
+    if (!ParseEntryFileName(name)) continue;
+    absl::StatusOr<std::string> text = fs::ReadFileAt(fd->get(), name, 1 << 20);
+    ONIX_RETURN_IF_ERROR_CTX(text.status(), StrCat("reading boot entry ", dir, "/", name));
+    out.push_back(ParseEntry(std::move(name), *text));
+  }
+  return out;
+}
+
+absl::Status MarkEntryGood(std::string_view partition, std::string_view fstx) {
+  const std::string dir = StrCat(partition, "/loader/entries");
+  const std::string context = StrCat("marking the boot entry of state ", fstx, " good in ", dir);
+  absl::StatusOr<UniqueFd> fd = fs::OpenDir(dir);
+  ONIX_RETURN_IF_ERROR_CTX(fd.status(), context);
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(fd->get()));
+  const std::string plain = StrCat(kPrefix, fstx, kSuffix);
+  std::string counted;
+  bool has_plain = false;
+  for (const std::string& name : names) {
+    std::optional<EntryName> parsed = ParseEntryFileName(name);
+    if (!parsed || parsed->fstx != fstx) continue;
+    if (parsed->tries_left < 0) {
+      has_plain = true;
+    } else {
+      counted = name;
+    }
+  }
+  if (counted.empty()) {
+    if (has_plain) return absl::OkStatus();
+    return NotFound(StrCat(context, ": no entry onix-", fstx, "*.conf"));
+  }
+  if (has_plain) {
+    // Both names exist only if a sync wrote the plain one after a counted one was left
+    // behind; the plain (assessed good) one wins and the counted duplicate goes.
+    ONIX_RETURN_IF_ERROR_CTX(fs::UnlinkAt(fd->get(), counted), context);
+  } else {
+    ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(fd->get(), counted, fd->get(), plain), context);
+  }
+  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(fd->get()), context);
+  return absl::OkStatus();
+}
+
+void CrashPoint(std::string_view point) {
+  const char* env = std::getenv("MOSS_CRASH_AT");
+  if (env == nullptr || point != env) return;
+  // SIGKILL, not abort(): no handler, no flush, exactly what a power cut leaves.
+  ::kill(::getpid(), SIGKILL);
+  ::pause();
+}
+
+}  // namespace onix::boot
