@@ -140,6 +140,8 @@ std::string RandomSuffix() {
 
 }  // namespace
 
+void internal::DisableOpenat2ForTesting() { Openat2Unavailable() = true; }
+
 absl::Status ValidateRelativePath(std::string_view path) {
   if (path.empty()) return InvalidArgument("empty path");
   if (path.find('\0') != std::string_view::npos) {

@@ -109,4 +109,10 @@ absl::StatusOr<std::vector<std::string>> ListDir(int dirfd);
 // handing a path to a child process.
 std::string FdPath(int fd);
 
+namespace internal {
+// Makes OpenAt use its component-walk fallback, as on kernels without openat2, so tests
+// can prove the fallback refuses the same escapes.
+void DisableOpenat2ForTesting();
+}  // namespace internal
+
 }  // namespace onix::fs

@@ -155,5 +155,14 @@ TEST(ReadFileAt, EnforcesSizeLimit) {
   EXPECT_EQ(ReadFileAt(root.fd(), "f", 100)->size(), 100u);
 }
 
+#ifdef ONIX_FS_AT_FALLBACK
+// The same suite, with openat2 treated as missing.
+class FallbackEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { internal::DisableOpenat2ForTesting(); }
+};
+const auto* const kFallback = ::testing::AddGlobalTestEnvironment(new FallbackEnvironment);
+#endif
+
 }  // namespace
 }  // namespace onix::fs
