@@ -1,0 +1,146 @@
+#include <sys/stat.h>
+
+#include "gtest/gtest.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/temp_dir.h"
+#include "moss/state/fstx.h"
+#include "moss/state/layout.h"
+#include "moss/state/manifest.h"
+#include "moss/state/tree.h"
+
+namespace onix::moss::state {
+namespace {
+
+stone::LayoutEntry Dir(std::string path) {
+  stone::LayoutEntry e;
+  e.path = std::move(path);
+  e.kind = stone::FileKind::kDirectory;
+  e.mode = 0755;
+  return e;
+}
+
+stone::LayoutEntry File(std::string path, std::string_view content, uint32_t mode = 0644) {
+  stone::LayoutEntry e;
+  e.path = std::move(path);
+  e.kind = stone::FileKind::kRegular;
+  e.mode = mode;
+  e.digest = Sha256Of(content);
+  e.size = content.size();
+  return e;
+}
+
+TEST(Fstx, ParsesWithAndWithoutSuffixAndRejectsGarbage) {
+  auto full = Fstx::Parse("6649-A17C");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->ToString(), "6649-a17c");
+  auto bare = Fstx::Parse("6649");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_TRUE(bare->Names(*full));
+  EXPECT_FALSE(Fstx::Parse("6649-a17").ok());
+  EXPECT_FALSE(Fstx::Parse("x-a17c").ok());
+  EXPECT_FALSE(Fstx::Parse("").ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(Fstx::Parse("-1").status()));
+  EXPECT_FALSE((Fstx{6649, "0000"}.Names(*full)));
+}
+
+TEST(Manifest, JsonRoundTripsAndDigestIsStable) {
+  Manifest m;
+  PackageRecord p;
+  p.meta.name = "zlib";
+  p.meta.version = "1.3";
+  p.meta.source_release = 2;
+  p.meta.depends.push_back(*stone::Dependency::Parse("soname(libc.so.6(x86_64))"));
+  p.stone_digest = Sha256Of("stone");
+  p.layout_digest = Sha256Of("layout");
+  m.packages.push_back(p);
+  m.layout_digest = Sha256Of("all");
+  auto back = Manifest::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->packages, m.packages);
+  EXPECT_EQ(back->ContentDigest(), m.ContentDigest());
+  EXPECT_EQ(VersionRelease(p.meta), "1.3-2");
+  EXPECT_FALSE(Manifest::FromJson("{").ok());
+}
+
+TEST(MergeLayouts, SharedDirectoriesMergeAndFileConflictNamesBothPackages) {
+  std::vector<stone::LayoutEntry> a = {Dir("bin"), File("bin/tool", "a")};
+  std::vector<stone::LayoutEntry> b = {Dir("bin"), File("bin/other", "b")};
+  std::vector<stone::LayoutEntry> c = {Dir("bin"), File("bin/tool", "c")};
+  auto ok = MergeLayouts({{"a", &a}, {"b", &b}});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->size(), 3u);
+  auto bad = MergeLayouts({{"a", &a}, {"c", &c}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/usr/bin/tool"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("both a and c"), std::string::npos);
+}
+
+TEST(DiffLayouts, ReportsAddedRemovedChanged) {
+  std::vector<stone::LayoutEntry> from = {File("a", "1"), File("b", "1")};
+  std::vector<stone::LayoutEntry> to = {File("b", "2"), File("c", "1")};
+  LayoutDiff d = DiffLayouts(from, to);
+  EXPECT_EQ(d.added, std::vector<std::string>{"c"});
+  EXPECT_EQ(d.removed, std::vector<std::string>{"a"});
+  EXPECT_EQ(d.changed, std::vector<std::string>{"b"});
+}
+
+TEST(BuildTree, HardlinksStoreObjectsStripsWriteBitsAndCheckFindsDamage) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = store::Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  std::vector<stone::LayoutEntry> layout = {Dir("bin"), File("bin/a", "same", 0755),
+                                            File("bin/b", "same", 0644), Dir("lib"),
+                                            File("lib/c", "same", 0644)};
+  stone::LayoutEntry link;
+  link.path = "lib/link";
+  link.kind = stone::FileKind::kSymlink;
+  link.target = "c";
+  layout.push_back(link);
+  for (const auto& e : layout) {
+    if (e.kind == stone::FileKind::kRegular) {
+      ASSERT_TRUE(store->Put(KeyOf(e), "same").ok());
+    }
+  }
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "usr", 0755).ok());
+  auto usr = fs::OpenDirAt(tmp->fd(), "usr");
+  ASSERT_TRUE(usr.ok());
+  ASSERT_TRUE(BuildTree(*store, layout, usr->get()).ok());
+
+  auto a = fs::StatAt(usr->get(), "bin/a");
+  auto b = fs::StatAt(usr->get(), "bin/b");
+  auto c = fs::StatAt(usr->get(), "lib/c");
+  EXPECT_EQ(a->st_mode & 07777, 0555u);
+  EXPECT_EQ(b->st_mode & 07777, 0444u);
+  EXPECT_NE(a->st_ino, b->st_ino);  // different modes cannot share an inode
+  EXPECT_EQ(b->st_ino, c->st_ino);  // same content and mode: one inode
+  EXPECT_EQ(*fs::ReadLinkAt(usr->get(), "lib/link"), "c");
+
+  auto all_ok = [](const store::ObjectKey&) { return true; };
+  auto problems = CheckTree(*store, layout, usr->get(), all_ok);
+  ASSERT_TRUE(problems.ok());
+  EXPECT_TRUE(problems->empty());
+
+  ASSERT_TRUE(fs::UnlinkAt(usr->get(), "lib/c").ok());
+  problems = CheckTree(*store, layout, usr->get(), all_ok);
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_EQ((*problems)[0].path, "lib/c");
+  ASSERT_TRUE(RepairEntry(*store, layout[4], usr->get()).ok());
+  EXPECT_TRUE(CheckTree(*store, layout, usr->get(), all_ok)->empty());
+}
+
+TEST(TreeId, RoundTrips) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  EXPECT_TRUE(absl::IsNotFound(ReadTreeId(tmp->fd()).status()));
+  const std::string token = NewToken();
+  EXPECT_EQ(token.size(), 16u);
+  ASSERT_TRUE(WriteTreeId(tmp->fd(), {"3-abcd", token}).ok());
+  auto id = ReadTreeId(tmp->fd());
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->fstx, "3-abcd");
+  EXPECT_EQ(id->token, token);
+}
+
+}  // namespace
+}  // namespace onix::moss::state

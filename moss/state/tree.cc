@@ -1,0 +1,289 @@
+#include "moss/state/tree.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+
+namespace onix::moss::state {
+namespace {
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string Base(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+absl::StatusOr<UniqueFd> OpenParent(int dirfd, const std::string& path) {
+  const std::string parent = Parent(path);
+  return fs::OpenDirAt(dirfd, parent);
+}
+
+// Copies an object into `name` below `parent_fd` when a hardlink is impossible (another
+// filesystem, link count limit): FICLONE shares extents where the filesystem can, a plain
+// copy otherwise.
+absl::Status CopyObject(const store::Store& store, const store::ObjectKey& key, int parent_fd,
+                        const std::string& name) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd src, fs::OpenAt(store.fd(), key.RelPath(), O_RDONLY));
+  int raw =
+      ::openat(parent_fd, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("creating ", name));
+  }
+  UniqueFd dst(raw);
+  if (::ioctl(dst.get(), FICLONE, src.get()) != 0) {
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(src.get(), buf, sizeof(buf));
+      if (n < 0) {
+        const int err = errno;
+        if (err == EINTR) continue;
+        return ErrnoError(err, StrCat("reading object ", key.Name()));
+      }
+      if (n == 0) break;
+      ONIX_RETURN_IF_ERROR(fs::WriteAll(dst.get(), std::string_view(buf, n), name));
+    }
+  }
+  if (::geteuid() == 0 && ::fchown(dst.get(), key.uid, key.gid) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("chown(", name, ")"));
+  }
+  if (::fchmod(dst.get(), key.mode) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("chmod(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlaceFile(const store::Store& store, const stone::LayoutEntry& e, int parent_fd,
+                       const std::string& name) {
+  const store::ObjectKey key = KeyOf(e);
+  const std::string rel = key.RelPath();
+  if (::linkat(store.fd(), rel.c_str(), parent_fd, name.c_str(), 0) == 0) {
+    return absl::OkStatus();
+  }
+  const int err = errno;
+  if (err == EXDEV || err == EMLINK || err == EPERM) return CopyObject(store, key, parent_fd, name);
+  return ErrnoError(err, StrCat("linking ", e.path, " from store object ", key.Name()));
+}
+
+absl::Status PlaceSymlink(const stone::LayoutEntry& e, int parent_fd, const std::string& name) {
+  ONIX_RETURN_IF_ERROR(fs::SymlinkAt(e.target, parent_fd, name));
+  if (::geteuid() == 0 && (e.uid != 0 || e.gid != 0) &&
+      ::fchownat(parent_fd, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("chown(", e.path, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FinishDir(const stone::LayoutEntry& e, int parent_fd, const std::string& name) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDirAt(parent_fd, name));
+  if (::geteuid() == 0 && ::fchown(dir.get(), e.uid, e.gid) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("chown(", e.path, ")"));
+  }
+  if (::fchmod(dir.get(), e.mode & 07777) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("chmod(", e.path, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+store::ObjectKey KeyOf(const stone::LayoutEntry& entry) {
+  return store::ObjectKey::For(entry.digest, entry.mode, entry.uid, entry.gid);
+}
+
+absl::Status BuildTree(const store::Store& store, const std::vector<stone::LayoutEntry>& layout,
+                       int dirfd, const BuildOptions& options) {
+  // Directories and symlinks first, serially: they are few, and files need their parents.
+  std::map<std::string, std::vector<const stone::LayoutEntry*>> files_by_dir;
+  std::vector<const stone::LayoutEntry*> dirs;
+  for (const auto& e : layout) {
+    ONIX_RETURN_IF_ERROR(fs::ValidateRelativePath(e.path));
+    if (e.kind == stone::FileKind::kRegular) {
+      files_by_dir[Parent(e.path)].push_back(&e);
+      continue;
+    }
+    ONIX_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dirfd, e.path));
+    if (e.kind == stone::FileKind::kDirectory) {
+      ONIX_RETURN_IF_ERROR(fs::MkdirAt(parent.get(), Base(e.path), 0755));
+      dirs.push_back(&e);
+    } else {
+      ONIX_RETURN_IF_ERROR(PlaceSymlink(e, parent.get(), Base(e.path)));
+    }
+  }
+
+  // Files: one work item per directory, so a worker opens each parent fd once.
+  std::vector<std::pair<const std::string*, const std::vector<const stone::LayoutEntry*>*>> work;
+  for (const auto& [dir, entries] : files_by_dir) work.emplace_back(&dir, &entries);
+  int threads = options.threads > 0
+                    ? options.threads
+                    : std::min<int>(8, std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(work.size())));
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  absl::Status first_error;
+  auto worker = [&] {
+    for (;;) {
+      if (failed.load()) return;
+      const size_t i = next.fetch_add(1);
+      if (i >= work.size()) return;
+      absl::Status s = [&]() -> absl::Status {
+        ONIX_ASSIGN_OR_RETURN(UniqueFd parent, fs::OpenDirAt(dirfd, *work[i].first));
+        for (const stone::LayoutEntry* e : *work[i].second) {
+          ONIX_RETURN_IF_ERROR(PlaceFile(store, *e, parent.get(), Base(e->path)));
+        }
+        return absl::OkStatus();
+      }();
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = s;
+        failed = true;
+        return;
+      }
+    }
+  };
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+  ONIX_RETURN_IF_ERROR(first_error);
+
+  // Directory modes last (deepest first), so a read-only directory does not stop us filling it.
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    ONIX_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dirfd, (*it)->path));
+    ONIX_RETURN_IF_ERROR(FinishDir(**it, parent.get(), Base((*it)->path)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TreeProblem>> CheckTree(const store::Store& store,
+                                                   const std::vector<stone::LayoutEntry>& layout,
+                                                   int dirfd, const ObjectOk& object_ok) {
+  std::vector<TreeProblem> problems;
+  for (const auto& e : layout) {
+    absl::StatusOr<struct stat> st = fs::StatAt(dirfd, e.path);
+    if (!st.ok()) {
+      problems.push_back(
+          {e.path, absl::IsNotFound(st.status()) ? "missing" : std::string(st.status().message())});
+      continue;
+    }
+    const mode_t type = st->st_mode & S_IFMT;
+    if (e.kind == stone::FileKind::kDirectory) {
+      if (type != S_IFDIR) {
+        problems.push_back({e.path, "is not a directory"});
+      } else if ((st->st_mode & 07777) != (e.mode & 07777)) {
+        problems.push_back({e.path, "has the wrong mode"});
+      }
+      continue;
+    }
+    if (e.kind == stone::FileKind::kSymlink) {
+      if (type != S_IFLNK) {
+        problems.push_back({e.path, "is not a symlink"});
+        continue;
+      }
+      ONIX_ASSIGN_OR_RETURN(std::string target, fs::ReadLinkAt(dirfd, e.path));
+      if (target != e.target) problems.push_back({e.path, "points elsewhere"});
+      continue;
+    }
+    if (type != S_IFREG) {
+      problems.push_back({e.path, "is not a regular file"});
+      continue;
+    }
+    const store::ObjectKey key = KeyOf(e);
+    if ((st->st_mode & 07777) != key.mode) {
+      problems.push_back({e.path, "has the wrong mode"});
+      continue;
+    }
+    absl::StatusOr<struct stat> obj = fs::StatAt(store.fd(), key.RelPath());
+    if (obj.ok() && obj->st_dev == st->st_dev && obj->st_ino == st->st_ino) {
+      if (!object_ok(key)) problems.push_back({e.path, "shares a corrupt store object"});
+      continue;
+    }
+    ONIX_ASSIGN_OR_RETURN(Digest got, Sha256FileAt(dirfd, e.path));
+    if (got != e.digest) problems.push_back({e.path, "content does not match"});
+  }
+  return problems;
+}
+
+absl::Status RepairEntry(const store::Store& store, const stone::LayoutEntry& e, int dirfd) {
+  const std::string what = StrCat("repairing ", e.path);
+  ONIX_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dirfd, e.path));
+  const std::string name = Base(e.path);
+  absl::StatusOr<struct stat> st = fs::StatAt(parent.get(), name);
+  if (e.kind == stone::FileKind::kDirectory) {
+    if (st.ok() && !S_ISDIR(st->st_mode)) {
+      ONIX_RETURN_IF_ERROR_CTX(fs::UnlinkAt(parent.get(), name), what);
+    }
+    if (!st.ok() || !S_ISDIR(st->st_mode)) {
+      ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAt(parent.get(), name, 0755), what);
+    }
+    return Annotate(FinishDir(e, parent.get(), name), what);
+  }
+  const std::string tmp = StrCat(".moss-repair-", name);
+  ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(parent.get(), tmp), what);
+  if (e.kind == stone::FileKind::kSymlink) {
+    ONIX_RETURN_IF_ERROR_CTX(PlaceSymlink(e, parent.get(), tmp), what);
+  } else {
+    ONIX_RETURN_IF_ERROR_CTX(PlaceFile(store, e, parent.get(), tmp), what);
+  }
+  // A directory cannot be renamed over by a file: remove it first (not atomic, but the
+  // entry was wrong anyway).
+  if (st.ok() && S_ISDIR(st->st_mode)) {
+    ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(parent.get(), name), what);
+  }
+  return Annotate(fs::RenameAt(parent.get(), tmp, parent.get(), name), what);
+}
+
+std::string NewToken() {
+  unsigned char bytes[8];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+absl::Status WriteTreeId(int dirfd, const TreeId& id) {
+  return fs::WriteFileAtomicAt(dirfd, ".fstx", StrCat(id.fstx, "\n", id.token, "\n"), 0444,
+                               fs::Durability::kFsync);
+}
+
+absl::StatusOr<TreeId> ReadTreeId(int dirfd) {
+  ONIX_ASSIGN_OR_RETURN(std::string text, fs::ReadFileAt(dirfd, ".fstx", 4096));
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  if (lines.empty()) return DataLoss("reading .fstx: the file is empty");
+  TreeId id;
+  id.fstx = lines[0];
+  if (lines.size() > 1) id.token = lines[1];
+  return id;
+}
+
+}  // namespace onix::moss::state

@@ -1,0 +1,152 @@
+#include "moss/store/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+
+namespace onix::moss::store {
+
+ObjectKey ObjectKey::For(const Digest& digest, uint32_t mode, uint32_t uid, uint32_t gid) {
+  return ObjectKey{digest, mode & 07777 & ~0222u, uid, gid};
+}
+
+std::string ObjectKey::Name() const {
+  std::string hex = digest.Hex();
+  if (mode == 0444 && uid == 0 && gid == 0) return hex;
+  char suffix[64];
+  std::snprintf(suffix, sizeof(suffix), ".%o.%u.%u", mode, uid, gid);
+  return hex + suffix;
+}
+
+std::string ObjectKey::RelPath() const { return StrCat(digest.Hex().substr(0, 2), "/", Name()); }
+
+absl::StatusOr<ObjectKey> ObjectKey::Parse(std::string_view name) {
+  std::vector<std::string> parts = absl::StrSplit(AbslView(name), '.');
+  ObjectKey key;
+  auto digest = Digest::FromHex(parts[0]);
+  if (!digest.ok()) return InvalidArgument(StrCat("not a store object name: ", name));
+  key.digest = *digest;
+  if (parts.size() == 1) return key;
+  if (parts.size() != 4) return InvalidArgument(StrCat("not a store object name: ", name));
+  char* end = nullptr;
+  const unsigned long mode = std::strtoul(parts[1].c_str(), &end, 8);
+  if (parts[1].empty() || *end != '\0' || mode > 07777 || !absl::SimpleAtoi(parts[2], &key.uid) ||
+      !absl::SimpleAtoi(parts[3], &key.gid)) {
+    return InvalidArgument(StrCat("not a store object name: ", name));
+  }
+  key.mode = static_cast<uint32_t>(mode);
+  return key;
+}
+
+absl::StatusOr<Store> Store::Open(int moss_dirfd, std::string_view name) {
+  absl::Status made = fs::MkdirAt(moss_dirfd, name, 0755);
+  if (!made.ok() && !absl::IsAlreadyExists(made)) {
+    return Annotate(made, StrCat("opening store ", name));
+  }
+  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenDirAt(moss_dirfd, name));
+  return Store(std::move(fd));
+}
+
+absl::StatusOr<UniqueFd> Store::OpenShard(const ObjectKey& key, bool create) const {
+  const std::string shard = key.digest.Hex().substr(0, 2);
+  if (create) {
+    absl::Status made = fs::MkdirAt(fd_.get(), shard, 0755);
+    if (!made.ok() && !absl::IsAlreadyExists(made)) return made;
+  }
+  return fs::OpenDirAt(fd_.get(), shard);
+}
+
+absl::StatusOr<bool> Store::Has(const ObjectKey& key) const {
+  return fs::ExistsAt(fd_.get(), key.RelPath());
+}
+
+absl::Status Store::Put(const ObjectKey& key, std::string_view bytes) {
+  const std::string what = StrCat("adding store object ", key.Name());
+  if (Sha256Of(bytes) != key.digest) {
+    return DataLoss(StrCat(what, ": content does not match its digest"));
+  }
+  ONIX_ASSIGN_OR_RETURN(bool has, Has(key));
+  if (has) return absl::OkStatus();
+  ONIX_ASSIGN_OR_RETURN(UniqueFd shard, OpenShard(key, /*create=*/true));
+  int raw = ::openat(shard.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    const int err = errno;
+    return Annotate(ErrnoError(err, "open(O_TMPFILE)"), what);
+  }
+  UniqueFd tmp(raw);
+  ONIX_RETURN_IF_ERROR_CTX(fs::WriteAll(tmp.get(), bytes, key.Name()), what);
+  // Ownership only matters (and is only possible) when we run as root; an unprivileged
+  // test root keeps our own uid.
+  if (::geteuid() == 0 && ::fchown(tmp.get(), key.uid, key.gid) != 0) {
+    const int err = errno;
+    return Annotate(ErrnoError(err, "fchown"), what);
+  }
+  if (::fchmod(tmp.get(), key.mode) != 0) {
+    const int err = errno;
+    return Annotate(ErrnoError(err, "fchmod"), what);
+  }
+  const std::string proc = StrCat("/proc/self/fd/", tmp.get());
+  const std::string name = key.Name();
+  if (::linkat(AT_FDCWD, proc.c_str(), shard.get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    const int err = errno;
+    // Another writer (a parallel unpack of the same content) got there first: same bytes.
+    if (err == EEXIST) return absl::OkStatus();
+    return Annotate(ErrnoError(err, StrCat("linkat(", name, ")")), what);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Verify(const ObjectKey& key) const {
+  absl::StatusOr<Digest> got = Sha256FileAt(fd_.get(), key.RelPath());
+  if (!got.ok()) return Annotate(got.status(), StrCat("verifying store object ", key.Name()));
+  if (*got != key.digest) {
+    return DataLoss(
+        StrCat("verifying store object ", key.Name(), ": content hashes to ", got->Hex()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ObjectKey>> Store::List() const {
+  std::vector<ObjectKey> out;
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> shards, fs::ListDir(fd_.get()));
+  for (const auto& shard : shards) {
+    if (shard.size() != 2) continue;
+    ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDirAt(fd_.get(), shard));
+    ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir.get()));
+    for (const auto& name : names) {
+      absl::StatusOr<ObjectKey> key = ObjectKey::Parse(name);
+      if (key.ok() && key->digest.Hex().substr(0, 2) == shard) out.push_back(*key);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status Store::Remove(const ObjectKey& key) {
+  absl::Status s = fs::UnlinkAt(fd_.get(), key.RelPath());
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  return s;
+}
+
+absl::StatusOr<uint64_t> Store::TotalSize() const {
+  ONIX_ASSIGN_OR_RETURN(std::vector<ObjectKey> keys, List());
+  uint64_t total = 0;
+  for (const auto& key : keys) {
+    ONIX_ASSIGN_OR_RETURN(struct stat st, fs::StatAt(fd_.get(), key.RelPath()));
+    total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
+absl::Status Store::Sync() const { return fs::SyncFs(fd_.get()); }
+
+}  // namespace onix::moss::store
