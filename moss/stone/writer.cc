@@ -1,0 +1,429 @@
+// The stone writer: tree scan, payload encoding, streaming Content compression, atomic publish.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/stone/format.h"
+#include "moss/stone/stone.h"
+
+namespace onix::stone {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
+};
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s(8, 'x');
+  for (auto& c : s) c = kChars[rd() % (sizeof(kChars) - 1)];
+  return s;
+}
+
+// Recursive walk of `dirfd` (the directory at `prefix`) collecting entries without following
+// symlinks.
+absl::Status Walk(int dirfd, const std::string& prefix, const WriteOptions& options,
+                  std::vector<LayoutEntry>& out) {
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dirfd));
+  for (const std::string& name : names) {
+    const std::string path = prefix.empty() ? name : StrCat(prefix, "/", name);
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("fstatat(", path, ")"));
+    }
+    LayoutEntry e;
+    e.path = path;
+    e.mode = st.st_mode & 07777;
+    if (options.keep_owner) {
+      e.uid = st.st_uid;
+      e.gid = st.st_gid;
+    }
+    if (S_ISREG(st.st_mode)) {
+      e.kind = FileKind::kRegular;
+      e.size = static_cast<uint64_t>(st.st_size);
+      out.push_back(std::move(e));
+    } else if (S_ISLNK(st.st_mode)) {
+      e.kind = FileKind::kSymlink;
+      ONIX_ASSIGN_OR_RETURN(e.target, fs::ReadLinkAt(dirfd, name));
+      out.push_back(std::move(e));
+    } else if (S_ISDIR(st.st_mode)) {
+      e.kind = FileKind::kDirectory;
+      out.push_back(std::move(e));
+      ONIX_ASSIGN_OR_RETURN(UniqueFd sub, fs::OpenDirAt(dirfd, name));
+      ONIX_RETURN_IF_ERROR(Walk(sub.get(), path, options, out));
+    } else {
+      return InvalidArgument(StrCat("'", path,
+                                    "' is a device node, fifo or socket; stones hold only "
+                                    "regular files, symlinks and directories"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadFileChunks(int tree_dirfd, const LayoutEntry& entry,
+                            const std::function<absl::Status(std::string_view)>& emit) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenAt(tree_dirfd, entry.path, O_RDONLY | O_NOFOLLOW));
+  std::string buf(kChunk, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      return ErrnoError(err, StrCat("read(", entry.path, ")"));
+    }
+    if (n == 0) return absl::OkStatus();
+    ONIX_RETURN_IF_ERROR(emit(std::string_view(buf.data(), static_cast<size_t>(n))));
+  }
+}
+
+// A stone being written to a temporary file beside its final name.
+class StoneFile {
+ public:
+  static absl::StatusOr<StoneFile> Create(const std::string& out_path) {
+    StoneFile f;
+    const size_t slash = out_path.rfind('/');
+    f.dir_ = slash == std::string::npos ? "." : (slash == 0 ? "/" : out_path.substr(0, slash));
+    f.name_ = slash == std::string::npos ? out_path : out_path.substr(slash + 1);
+    if (f.name_.empty()) return InvalidArgument(StrCat("'", out_path, "' names no file"));
+    ONIX_ASSIGN_OR_RETURN(f.dirfd_, fs::OpenDir(f.dir_));
+    f.tmp_name_ = StrCat(".", f.name_, ".tmp-", RandomSuffix());
+    int fd = ::openat(f.dirfd_.get(), f.tmp_name_.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("creating ", f.dir_, "/", f.tmp_name_));
+    }
+    f.fd_.reset(fd);
+    return f;
+  }
+  StoneFile(StoneFile&&) = default;
+  StoneFile& operator=(StoneFile&&) = default;
+  ~StoneFile() {
+    // Not published: the temporary must not outlive a failed write.
+    if (fd_.valid() && !published_) (void)::unlinkat(dirfd_.get(), tmp_name_.c_str(), 0);
+  }
+
+  absl::Status Write(std::string_view bytes) {
+    ONIX_RETURN_IF_ERROR(fs::WriteAll(fd_.get(), bytes, tmp_name_));
+    size_ += bytes.size();
+    return absl::OkStatus();
+  }
+  absl::Status PWrite(std::string_view bytes, uint64_t offset) {
+    ssize_t n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n != static_cast<ssize_t>(bytes.size())) {
+      const int err = n < 0 ? errno : EIO;
+      return ErrnoError(err, StrCat("pwrite(", tmp_name_, ")"));
+    }
+    return absl::OkStatus();
+  }
+  uint64_t size() const { return size_; }
+
+  // Commit point: the rename. Before it `out_path` is untouched; after it, complete.
+  absl::Status Publish(bool fsync) {
+    if (fsync) ONIX_RETURN_IF_ERROR(fs::FsyncFd(fd_.get(), tmp_name_));
+    ONIX_RETURN_IF_ERROR(fs::RenameAt(dirfd_.get(), tmp_name_, dirfd_.get(), name_));
+    published_ = true;
+    if (fsync) ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(dirfd_.get()));
+    return absl::OkStatus();
+  }
+
+ private:
+  StoneFile() = default;
+  std::string dir_, name_, tmp_name_;
+  UniqueFd dirfd_, fd_;
+  uint64_t size_ = 0;
+  bool published_ = false;
+};
+
+// Writes one fully-buffered payload (header + zstd-compressed bytes).
+absl::Status WritePayload(StoneFile& f, PayloadKind kind, uint32_t count, std::string_view plain,
+                          int level) {
+  ONIX_ASSIGN_OR_RETURN(std::string stored, internal::ZstdCompress(plain, level));
+  PayloadInfo p;
+  p.kind = kind;
+  p.compression = Compression::kZstd;
+  p.record_count = count;
+  p.stored_length = stored.size();
+  p.plain_length = plain.size();
+  p.checksum = Sha256Of(stored);
+  ONIX_RETURN_IF_ERROR(f.Write(internal::EncodePayloadHeader(p)));
+  return f.Write(stored);
+}
+
+absl::Status CheckLevel(const WriteOptions& o) {
+  if (o.zstd_level < 1 || o.zstd_level > 19) {
+    return InvalidArgument(StrCat("zstd level ", o.zstd_level, " is outside 1..19"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMeta(const Meta& meta) {
+  if (meta.name.empty()) return InvalidArgument("meta has no name");
+  if (meta.version.empty())
+    return InvalidArgument(StrCat("meta of '", meta.name, "' has no version"));
+  for (const auto* list : {&meta.depends, &meta.provides, &meta.conflicts, &meta.replaces}) {
+    for (const auto& d : *list) {
+      if (d.name.empty() || d.name.size() > internal::kMaxPathLength) {
+        return InvalidArgument(StrCat("meta of '", meta.name, "': dependency name of ",
+                                      d.name.size(), " bytes (1..4095 allowed)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Streams every unique digest's bytes (digest order) through one zstd stream into `f`.
+absl::Status WriteContent(StoneFile& f, const std::vector<ContentRange>& index,
+                          const std::map<Digest, const LayoutEntry*>& first,
+                          const ContentSource& content, const WriteOptions& options) {
+  uint64_t plain_total = index.empty() ? 0 : index.back().offset + index.back().length;
+  const uint64_t header_at = f.size();
+  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kPayloadHeaderSize, '\0')));
+
+  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
+  if (!cctx) return Internal("ZSTD_createCCtx failed");
+  (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, options.zstd_level);
+  if (plain_total >= kMultithreadThreshold) {
+    int workers = options.threads > 0 ? options.threads
+                                      : static_cast<int>(std::thread::hardware_concurrency());
+    // zstd's multithreaded output is the same for every worker count >= 1, so only the
+    // size threshold (not the machine) decides the bytes.
+    (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, std::max(1, workers));
+  }
+  (void)ZSTD_CCtx_setPledgedSrcSize(cctx.get(), plain_total);
+
+  Sha256 stored_hash;
+  uint64_t stored_len = 0;
+  std::string out(ZSTD_CStreamOutSize(), '\0');
+  auto drain = [&](const void* src, size_t len, ZSTD_EndDirective mode) -> absl::Status {
+    ZSTD_inBuffer in{src, len, 0};
+    for (;;) {
+      ZSTD_outBuffer o{out.data(), out.size(), 0};
+      size_t rem = ZSTD_compressStream2(cctx.get(), &o, &in, mode);
+      if (ZSTD_isError(rem)) return Internal(StrCat("zstd: ", ZSTD_getErrorName(rem)));
+      if (o.pos > 0) {
+        std::string_view chunk(out.data(), o.pos);
+        stored_hash.Update(chunk);
+        stored_len += o.pos;
+        ONIX_RETURN_IF_ERROR(f.Write(chunk));
+      }
+      if (mode == ZSTD_e_end ? rem == 0 : in.pos == in.size) return absl::OkStatus();
+    }
+  };
+  for (const ContentRange& range : index) {
+    const LayoutEntry& entry = *first.at(range.digest);
+    Sha256 h;
+    uint64_t got = 0;
+    absl::Status s = content(entry, [&](std::string_view chunk) -> absl::Status {
+      if (got + chunk.size() > range.length) {
+        return FailedPrecondition(
+            StrCat("'", entry.path, "' grew beyond ", range.length, " bytes while packing"));
+      }
+      got += chunk.size();
+      h.Update(chunk);
+      return drain(chunk.data(), chunk.size(), ZSTD_e_continue);
+    });
+    ONIX_RETURN_IF_ERROR_CTX(s, StrCat("packing '", entry.path, "'"));
+    if (got != range.length || h.Finish() != range.digest) {
+      return FailedPrecondition(StrCat("packing '", entry.path,
+                                       "': content changed since it was scanned (", got,
+                                       " bytes, expected ", range.length, ")"));
+    }
+  }
+  ONIX_RETURN_IF_ERROR(drain(nullptr, 0, ZSTD_e_end));
+
+  PayloadInfo p;
+  p.kind = PayloadKind::kContent;
+  p.compression = Compression::kZstd;
+  p.record_count = static_cast<uint32_t>(index.size());
+  p.stored_length = stored_len;
+  p.plain_length = plain_total;
+  p.checksum = stored_hash.Finish();
+  return f.PWrite(internal::EncodePayloadHeader(p), header_at);
+}
+
+absl::Status FinishFile(StoneFile& f, StoneType type, uint16_t payloads, bool fsync) {
+  internal::FileHeader h;
+  h.type = type;
+  h.payload_count = payloads;
+  h.file_size = f.size();
+  ONIX_RETURN_IF_ERROR(f.PWrite(internal::EncodeFileHeader(h), 0));
+  return f.Publish(fsync);
+}
+
+absl::Status WriteMetaAndLayout(StoneFile& f, const Meta& meta,
+                                const std::vector<LayoutEntry>& layout,
+                                const WriteOptions& options) {
+  uint32_t meta_count = 0;
+  std::string meta_bytes = internal::EncodeMeta(meta, options.source_date_epoch, &meta_count);
+  ONIX_RETURN_IF_ERROR(
+      WritePayload(f, PayloadKind::kMeta, meta_count, meta_bytes, options.zstd_level));
+  return WritePayload(f, PayloadKind::kLayout, static_cast<uint32_t>(layout.size()),
+                      internal::EncodeLayout(layout), options.zstd_level);
+}
+
+absl::Status PrepareLayout(const Meta& meta, std::vector<LayoutEntry>& layout) {
+  std::sort(layout.begin(), layout.end(),
+            [](const LayoutEntry& a, const LayoutEntry& b) { return a.path < b.path; });
+  for (auto& e : layout) {
+    // Canonical form: only what the kind uses is stored.
+    if (e.kind != FileKind::kRegular) {
+      e.digest = Digest{};
+      e.size = 0;
+    }
+    if (e.kind != FileKind::kSymlink) e.target.clear();
+  }
+  return ValidateLayout(layout, meta.allow_setid);
+}
+
+absl::Status WriteBinaryImpl(const Meta& meta, std::vector<LayoutEntry> layout,
+                             const ContentSource& content, const std::string& out_path,
+                             const WriteOptions& options) {
+  ONIX_RETURN_IF_ERROR(CheckLevel(options));
+  ONIX_RETURN_IF_ERROR(CheckMeta(meta));
+  ONIX_RETURN_IF_ERROR(PrepareLayout(meta, layout));
+  std::map<Digest, const LayoutEntry*> first;
+  for (const auto& e : layout) {
+    if (e.kind != FileKind::kRegular) continue;
+    auto [it, inserted] = first.emplace(e.digest, &e);
+    if (!inserted && it->second->size != e.size) {
+      return InvalidArgument(
+          StrCat("'", e.path, "' and '", it->second->path, "' share a digest but differ in size"));
+    }
+  }
+  std::vector<ContentRange> index;
+  index.reserve(first.size());
+  uint64_t offset = 0;
+  for (const auto& [digest, entry] : first) {
+    index.push_back({digest, offset, entry->size});
+    offset += entry->size;
+  }
+  ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
+  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
+  ONIX_RETURN_IF_ERROR(WriteMetaAndLayout(f, meta, layout, options));
+  ONIX_RETURN_IF_ERROR(WritePayload(f, PayloadKind::kIndex, static_cast<uint32_t>(index.size()),
+                                    internal::EncodeIndex(index), options.zstd_level));
+  ONIX_RETURN_IF_ERROR(WriteContent(f, index, first, content, options));
+  return FinishFile(f, StoneType::kBinary, 4, options.fsync);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LayoutEntry>> ScanTree(int tree_dirfd, const WriteOptions& options) {
+  std::vector<LayoutEntry> layout;
+  ONIX_RETURN_IF_ERROR_CTX(Walk(tree_dirfd, "", options, layout), "scanning tree");
+  std::sort(layout.begin(), layout.end(),
+            [](const LayoutEntry& a, const LayoutEntry& b) { return a.path < b.path; });
+  // Hash regular files in parallel: on a /usr-sized tree hashing dominates the scan.
+  std::vector<LayoutEntry*> regular;
+  for (auto& e : layout) {
+    if (e.kind == FileKind::kRegular) regular.push_back(&e);
+  }
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t nthreads =
+      std::min<size_t>(options.threads > 0 ? static_cast<size_t>(options.threads) : hw,
+                       std::max<size_t>(1, regular.size()));
+  std::atomic<size_t> next{0};
+  std::vector<absl::Status> errors(nthreads);
+  auto work = [&](size_t t) {
+    for (size_t i = next++; i < regular.size(); i = next++) {
+      LayoutEntry& e = *regular[i];
+      auto fd = fs::OpenAt(tree_dirfd, e.path, O_RDONLY | O_NOFOLLOW);
+      if (!fd.ok()) {
+        errors[t] = Annotate(fd.status(), StrCat("hashing '", e.path, "'"));
+        return;
+      }
+      uint64_t size = 0;
+      auto digest = Sha256Fd(fd->get(), &size);
+      if (!digest.ok()) {
+        errors[t] = Annotate(digest.status(), StrCat("hashing '", e.path, "'"));
+        return;
+      }
+      e.digest = *digest;
+      e.size = size;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < nthreads; ++t) threads.emplace_back(work, t);
+  work(0);
+  for (auto& th : threads) th.join();
+  for (auto& s : errors) ONIX_RETURN_IF_ERROR(s);
+  return layout;
+}
+
+absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::string& out_path,
+                              const WriteOptions& options) {
+  auto run = [&]() -> absl::Status {
+    ONIX_ASSIGN_OR_RETURN(std::vector<LayoutEntry> layout, ScanTree(tree_dirfd, options));
+    return WriteBinaryImpl(
+        meta, std::move(layout),
+        [tree_dirfd](const LayoutEntry& e,
+                     const std::function<absl::Status(std::string_view)>& emit) {
+          return ReadFileChunks(tree_dirfd, e, emit);
+        },
+        out_path, options);
+  };
+  return Annotate(run(), StrCat("writing stone ", out_path));
+}
+
+absl::Status WriteBinaryStoneFrom(const Meta& meta, std::vector<LayoutEntry> layout,
+                                  const ContentSource& content, const std::string& out_path,
+                                  const WriteOptions& options) {
+  return Annotate(WriteBinaryImpl(meta, std::move(layout), content, out_path, options),
+                  StrCat("writing stone ", out_path));
+}
+
+absl::Status WriteManifestStone(const Meta& meta, std::vector<LayoutEntry> layout,
+                                const std::string& out_path, const WriteOptions& options) {
+  auto run = [&]() -> absl::Status {
+    ONIX_RETURN_IF_ERROR(CheckLevel(options));
+    ONIX_RETURN_IF_ERROR(CheckMeta(meta));
+    ONIX_RETURN_IF_ERROR(PrepareLayout(meta, layout));
+    ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
+    ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
+    ONIX_RETURN_IF_ERROR(WriteMetaAndLayout(f, meta, layout, options));
+    return FinishFile(f, StoneType::kManifest, 2, options.fsync);
+  };
+  return Annotate(run(), StrCat("writing manifest stone ", out_path));
+}
+
+absl::Status WriteIndexStone(std::vector<IndexRecord> records, const std::string& out_path,
+                             const WriteOptions& options) {
+  auto run = [&]() -> absl::Status {
+    ONIX_RETURN_IF_ERROR(CheckLevel(options));
+    std::sort(records.begin(), records.end(), internal::IndexRecordLess);
+    for (const auto& r : records) {
+      ONIX_RETURN_IF_ERROR(CheckMeta(r.meta));
+      if (r.file_name.empty() || r.file_name.size() > internal::kMaxPathLength ||
+          r.file_name.front() == '/' || r.file_name.find("..") != std::string::npos) {
+        return InvalidArgument(
+            StrCat("package '", r.meta.name, "' has an unsafe file name '", r.file_name, "'"));
+      }
+    }
+    ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
+    ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
+    ONIX_RETURN_IF_ERROR(WritePayload(f, PayloadKind::kPackages,
+                                      static_cast<uint32_t>(records.size()),
+                                      internal::EncodePackages(records), options.zstd_level));
+    return FinishFile(f, StoneType::kIndex, 1, options.fsync);
+  };
+  return Annotate(run(), StrCat("writing index stone ", out_path));
+}
+
+}  // namespace onix::stone
