@@ -2,6 +2,7 @@
 
 #include "moss/base/status.h"
 #include "onix-cli/command.h"
+#include "tools/clidoc/clidoc.h"
 
 namespace onix::cli {
 
@@ -23,6 +24,7 @@ int RunMain(int argc, char** argv) {
   CLI::App app;
   Context ctx;
   BuildApp(app, ctx);
+  if (int rc = clidoc::MaybeGenerate(app, "onix", argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include "moss/base/status.h"
 #include "moss/cli/command.h"
+#include "tools/clidoc/clidoc.h"
 
 namespace onix::moss_cli {
 
@@ -15,6 +16,7 @@ int RunMain(int argc, char** argv) {
   app.add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");
   app.add_flag("--dry-run", ctx.global.dry_run, "Show what would change, change nothing");
   for (size_t i = 0; i < kCommandCount; ++i) kCommands[i].add(app, ctx);
+  if (int rc = clidoc::MaybeGenerate(app, "moss", argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
