@@ -1,0 +1,387 @@
+#include "moss/db/db.h"
+
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/state/manifest.h"
+
+namespace onix::moss::db {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stones(
+  digest TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
+  source_release INTEGER NOT NULL, build_release INTEGER NOT NULL, meta TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS layout(
+  stone TEXT NOT NULL REFERENCES stones(digest) ON DELETE CASCADE, path TEXT NOT NULL,
+  kind INTEGER NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+  target TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY(stone, path));
+CREATE INDEX IF NOT EXISTS layout_path ON layout(path);
+CREATE INDEX IF NOT EXISTS layout_digest ON layout(digest);
+CREATE TABLE IF NOT EXISTS states(
+  number INTEGER PRIMARY KEY, fstx TEXT NOT NULL UNIQUE, parent TEXT NOT NULL,
+  created INTEGER NOT NULL, summary TEXT NOT NULL, manifest TEXT NOT NULL,
+  committed INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state_packages(
+  state INTEGER NOT NULL REFERENCES states(number) ON DELETE CASCADE, stone TEXT NOT NULL,
+  explicit INTEGER NOT NULL, PRIMARY KEY(state, stone));
+CREATE INDEX IF NOT EXISTS state_packages_stone ON state_packages(stone);
+)sql";
+
+// One prepared statement, finalized on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  absl::Status status(std::string_view what) const {
+    if (rc_ == SQLITE_OK) return absl::OkStatus();
+    return Internal(StrCat(what, ": ", sqlite3_errmsg(db_)));
+  }
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW -> true, SQLITE_DONE -> false.
+  absl::StatusOr<bool> Step(std::string_view what) {
+    ONIX_RETURN_IF_ERROR(status(what));
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    rc_ = rc;
+    return Internal(StrCat(what, ": ", sqlite3_errmsg(db_)));
+  }
+  absl::Status Run(std::string_view what) {
+    ONIX_ASSIGN_OR_RETURN(bool row, Step(what));
+    (void)row;
+    return absl::OkStatus();
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string Text(int i) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, i);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, i))
+             : std::string();
+  }
+  int64_t Int(int i) const { return sqlite3_column_int64(stmt_, i); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+// Commits on Commit(), rolls back otherwise.
+class SqlTx {
+ public:
+  explicit SqlTx(sqlite3* db) : db_(db) {}
+  absl::Status Begin() { return Exec("BEGIN IMMEDIATE"); }
+  absl::Status Commit() {
+    ONIX_RETURN_IF_ERROR(Exec("COMMIT"));
+    done_ = true;
+    return absl::OkStatus();
+  }
+  ~SqlTx() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  absl::Status Exec(const char* sql) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Internal(StrCat(sql, ": ", sqlite3_errmsg(db_)));
+    }
+    return absl::OkStatus();
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+stone::LayoutEntry EntryFromRow(const Stmt& s, int first) {
+  stone::LayoutEntry e;
+  e.path = s.Text(first);
+  e.kind = static_cast<stone::FileKind>(s.Int(first + 1));
+  e.mode = static_cast<uint32_t>(s.Int(first + 2));
+  e.uid = static_cast<uint32_t>(s.Int(first + 3));
+  e.gid = static_cast<uint32_t>(s.Int(first + 4));
+  e.target = s.Text(first + 5);
+  const std::string hex = s.Text(first + 6);
+  if (!hex.empty()) {
+    auto d = Digest::FromHex(hex);
+    if (d.ok()) e.digest = *d;
+  }
+  e.size = static_cast<uint64_t>(s.Int(first + 7));
+  return e;
+}
+
+StateRecord StateFromRow(const Stmt& s) {
+  StateRecord r;
+  r.number = static_cast<uint64_t>(s.Int(0));
+  r.fstx = s.Text(1);
+  r.parent_fstx = s.Text(2);
+  r.created_unix = s.Int(3);
+  r.summary = s.Text(4);
+  r.manifest_json = s.Text(5);
+  r.committed = s.Int(6) != 0;
+  return r;
+}
+
+constexpr const char* kStateColumns =
+    "SELECT number, fstx, parent, created, summary, manifest, committed FROM states";
+
+}  // namespace
+
+absl::Status Db::Error(std::string_view what) const {
+  return Internal(StrCat(what, " in ", path_, ": ", sqlite3_errmsg(db_.get())));
+}
+
+absl::Status Db::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Internal(StrCat("database ", path_, ": ", msg));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Db> Db::Open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw, path);
+  if (rc != SQLITE_OK) return db.Error("opening database");
+  sqlite3_busy_timeout(raw, 30000);
+  ONIX_RETURN_IF_ERROR(
+      db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+              " PRAGMA foreign_keys=ON;"));
+  ONIX_RETURN_IF_ERROR(db.Exec(kSchema));
+  return db;
+}
+
+absl::Status Db::PutStone(const Digest& digest, const stone::Meta& meta,
+                          const std::vector<stone::LayoutEntry>& layout) {
+  ONIX_ASSIGN_OR_RETURN(std::optional<StoneRecord> have, GetStone(digest));
+  if (have) return absl::OkStatus();
+  SqlTx tx(db_.get());
+  ONIX_RETURN_IF_ERROR(tx.Begin());
+  const std::string hex = digest.Hex();
+  Stmt s(db_.get(),
+         "INSERT INTO stones(digest, name, version, source_release, build_release, meta) "
+         "VALUES(?,?,?,?,?,?)");
+  ONIX_RETURN_IF_ERROR(s.Bind(1, hex)
+                           .Bind(2, meta.name)
+                           .Bind(3, meta.version)
+                           .Bind(4, static_cast<int64_t>(meta.source_release))
+                           .Bind(5, static_cast<int64_t>(meta.build_release))
+                           .Bind(6, state::MetaToJson(meta).dump())
+                           .Run("recording stone"));
+  Stmt l(db_.get(),
+         "INSERT INTO layout(stone, path, kind, mode, uid, gid, target, digest, size) "
+         "VALUES(?,?,?,?,?,?,?,?,?)");
+  for (const auto& e : layout) {
+    l.Reset();
+    ONIX_RETURN_IF_ERROR(
+        l.Bind(1, hex)
+            .Bind(2, e.path)
+            .Bind(3, static_cast<int64_t>(e.kind))
+            .Bind(4, static_cast<int64_t>(e.mode))
+            .Bind(5, static_cast<int64_t>(e.uid))
+            .Bind(6, static_cast<int64_t>(e.gid))
+            .Bind(7, e.target)
+            .Bind(8, e.kind == stone::FileKind::kRegular ? e.digest.Hex() : std::string())
+            .Bind(9, static_cast<int64_t>(e.size))
+            .Run(StrCat("recording layout of ", meta.name)));
+  }
+  return tx.Commit();
+}
+
+absl::StatusOr<std::optional<StoneRecord>> Db::GetStone(const Digest& digest) {
+  Stmt s(db_.get(), "SELECT meta FROM stones WHERE digest = ?");
+  s.Bind(1, digest.Hex());
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading stone"));
+  if (!row) return std::optional<StoneRecord>();
+  StoneRecord r;
+  r.digest = digest;
+  try {
+    ONIX_ASSIGN_OR_RETURN(r.meta, state::MetaFromJson(nlohmann::json::parse(s.Text(0))));
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss(StrCat("reading stone ", digest.Hex(), " from ", path_, ": ", e.what()));
+  }
+  return std::optional<StoneRecord>(std::move(r));
+}
+
+absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_digest) {
+  ONIX_ASSIGN_OR_RETURN(std::optional<StoneRecord> have, GetStone(stone_digest));
+  if (!have) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in the database"));
+  Stmt s(db_.get(),
+         "SELECT path, kind, mode, uid, gid, target, digest, size FROM layout WHERE stone = ? "
+         "ORDER BY path");
+  s.Bind(1, stone_digest.Hex());
+  std::vector<stone::LayoutEntry> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading layout"));
+    if (!row) break;
+    out.push_back(EntryFromRow(s, 0));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Digest>> Db::StonesWithContent(const Digest& digest) {
+  Stmt s(db_.get(), "SELECT DISTINCT stone FROM layout WHERE digest = ? ORDER BY stone");
+  s.Bind(1, digest.Hex());
+  std::vector<Digest> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("finding content"));
+    if (!row) break;
+    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
+    out.push_back(d);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Digest>> Db::DeleteUnreferencedStones() {
+  std::vector<Digest> out;
+  {
+    Stmt s(db_.get(),
+           "SELECT digest FROM stones WHERE digest NOT IN (SELECT stone FROM state_packages)");
+    for (;;) {
+      ONIX_ASSIGN_OR_RETURN(bool row, s.Step("finding unreferenced stones"));
+      if (!row) break;
+      ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
+      out.push_back(d);
+    }
+  }
+  SqlTx tx(db_.get());
+  ONIX_RETURN_IF_ERROR(tx.Begin());
+  for (const auto& d : out) {
+    Stmt del(db_.get(), "DELETE FROM stones WHERE digest = ?");
+    ONIX_RETURN_IF_ERROR(del.Bind(1, d.Hex()).Run("deleting stone"));
+  }
+  ONIX_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+absl::StatusOr<uint64_t> Db::NextStateNumber() {
+  Stmt s(db_.get(), "SELECT COALESCE(MAX(number), 0) FROM states");
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("numbering states"));
+  uint64_t max_state = row ? static_cast<uint64_t>(s.Int(0)) : 0;
+  // A deleted highest state must not have its number reused: remember the last one.
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> last, GetMeta("last_state_number"));
+  if (last) max_state = std::max<uint64_t>(max_state, std::stoull(*last));
+  return max_state + 1;
+}
+
+absl::Status Db::AddState(const StateRecord& st, const std::vector<StatePackage>& packages) {
+  SqlTx tx(db_.get());
+  ONIX_RETURN_IF_ERROR(tx.Begin());
+  Stmt s(db_.get(),
+         "INSERT INTO states(number, fstx, parent, created, summary, manifest, committed) "
+         "VALUES(?,?,?,?,?,?,?)");
+  ONIX_RETURN_IF_ERROR(s.Bind(1, static_cast<int64_t>(st.number))
+                           .Bind(2, st.fstx)
+                           .Bind(3, st.parent_fstx)
+                           .Bind(4, st.created_unix)
+                           .Bind(5, st.summary)
+                           .Bind(6, st.manifest_json)
+                           .Bind(7, st.committed ? 1 : 0)
+                           .Run(StrCat("recording state ", st.fstx)));
+  Stmt p(db_.get(), "INSERT INTO state_packages(state, stone, explicit) VALUES(?,?,?)");
+  for (const auto& pkg : packages) {
+    p.Reset();
+    ONIX_RETURN_IF_ERROR(p.Bind(1, static_cast<int64_t>(st.number))
+                             .Bind(2, pkg.stone_digest.Hex())
+                             .Bind(3, pkg.is_explicit ? 1 : 0)
+                             .Run(StrCat("recording packages of state ", st.fstx)));
+  }
+  Stmt m(db_.get(), "INSERT OR REPLACE INTO meta(key, value) VALUES('last_state_number', ?)");
+  ONIX_RETURN_IF_ERROR(m.Bind(1, StrCat(st.number)).Run("recording the state number"));
+  return tx.Commit();
+}
+
+absl::Status Db::MarkCommitted(uint64_t number) {
+  Stmt s(db_.get(), "UPDATE states SET committed = 1 WHERE number = ?");
+  return s.Bind(1, static_cast<int64_t>(number)).Run("committing state");
+}
+
+absl::Status Db::DeleteState(uint64_t number) {
+  Stmt s(db_.get(), "DELETE FROM states WHERE number = ?");
+  return s.Bind(1, static_cast<int64_t>(number)).Run("deleting state");
+}
+
+absl::StatusOr<std::vector<StateRecord>> Db::States(bool include_candidates) {
+  const std::string sql =
+      StrCat(kStateColumns, include_candidates ? "" : " WHERE committed = 1", " ORDER BY number");
+  Stmt s(db_.get(), sql.c_str());
+  std::vector<StateRecord> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("listing states"));
+    if (!row) break;
+    out.push_back(StateFromRow(s));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<StateRecord>> Db::GetState(uint64_t number) {
+  const std::string sql = StrCat(kStateColumns, " WHERE number = ?");
+  Stmt s(db_.get(), sql.c_str());
+  s.Bind(1, static_cast<int64_t>(number));
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading state"));
+  if (!row) return std::optional<StateRecord>();
+  return std::optional<StateRecord>(StateFromRow(s));
+}
+
+absl::StatusOr<std::vector<StatePackage>> Db::StatePackages(uint64_t number) {
+  Stmt s(db_.get(), "SELECT stone, explicit FROM state_packages WHERE state = ? ORDER BY stone");
+  s.Bind(1, static_cast<int64_t>(number));
+  std::vector<StatePackage> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading state packages"));
+    if (!row) break;
+    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
+    out.push_back({d, s.Int(1) != 0});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PathOwner>> Db::FindPath(uint64_t number, std::string_view path) {
+  Stmt s(db_.get(),
+         "SELECT stones.name, layout.path, layout.kind, layout.mode, layout.uid, layout.gid, "
+         "layout.target, layout.digest, layout.size FROM layout "
+         "JOIN stones ON stones.digest = layout.stone "
+         "JOIN state_packages ON state_packages.stone = layout.stone "
+         "WHERE state_packages.state = ? AND layout.path = ? ORDER BY stones.name");
+  s.Bind(1, static_cast<int64_t>(number)).Bind(2, path);
+  std::vector<PathOwner> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("finding path owners"));
+    if (!row) break;
+    out.push_back({s.Text(0), EntryFromRow(s, 1)});
+  }
+  return out;
+}
+
+absl::Status Db::SetMeta(std::string_view key, std::string_view value) {
+  Stmt s(db_.get(), "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+  return s.Bind(1, key).Bind(2, value).Run("writing database meta");
+}
+
+absl::StatusOr<std::optional<std::string>> Db::GetMeta(std::string_view key) {
+  Stmt s(db_.get(), "SELECT value FROM meta WHERE key = ?");
+  s.Bind(1, key);
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading database meta"));
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+}  // namespace onix::moss::db

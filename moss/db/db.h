@@ -1,0 +1,104 @@
+// The package/layout database of a machine root (ROOT/.moss/db/moss.sqlite): which stones
+// are known with their metadata and layouts, which states exist with which packages, and
+// which package owns a path. SQLite: transactional, crash-safe (WAL + synchronous=FULL).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "moss/base/sha256.h"
+#include "moss/stone/types.h"
+
+namespace onix::moss::db {
+
+// A known stone: metadata plus layout (stones are immutable, so one row set per digest).
+struct StoneRecord {
+  Digest digest;
+  stone::Meta meta;
+};
+
+// One machine state. `committed` is false while the state is only a candidate (its tree is
+// being built or it was abandoned); only committed states are ever listed as retained.
+struct StateRecord {
+  uint64_t number = 0;
+  std::string fstx;
+  std::string parent_fstx;  // the state this one was built from; empty for the first
+  int64_t created_unix = 0;
+  std::string summary;        // "install foo 1.2-3"
+  std::string manifest_json;  // state::Manifest::ToJson()
+  bool committed = false;
+};
+
+// A package of a state as stored in the state_packages table.
+struct StatePackage {
+  Digest stone_digest;
+  bool is_explicit = true;
+};
+
+// Who owns a path in a state.
+struct PathOwner {
+  std::string package;
+  stone::LayoutEntry entry;
+};
+
+class Db {
+ public:
+  // Opens (creating the file and schema when missing) the database at `path`.
+  static absl::StatusOr<Db> Open(const std::string& path);
+
+  Db(Db&&) = default;
+  Db& operator=(Db&&) = default;
+
+  // Records a stone and its layout; a no-op when the digest is already known. One SQL
+  // transaction: a crash leaves the stone fully recorded or not at all.
+  absl::Status PutStone(const Digest& digest, const stone::Meta& meta,
+                        const std::vector<stone::LayoutEntry>& layout);
+  absl::StatusOr<std::optional<StoneRecord>> GetStone(const Digest& digest);
+  // The layout of a known stone, sorted by path; NotFound when the stone is unknown.
+  absl::StatusOr<std::vector<stone::LayoutEntry>> Layout(const Digest& stone_digest);
+  // Digests of stones that ship content `digest` (for repairing the store from the cache).
+  absl::StatusOr<std::vector<Digest>> StonesWithContent(const Digest& digest);
+  // Removes stones no state references; returns their digests.
+  absl::StatusOr<std::vector<Digest>> DeleteUnreferencedStones();
+
+  // One more than the highest state number ever recorded (candidates included), so numbers
+  // are never reused.
+  absl::StatusOr<uint64_t> NextStateNumber();
+  // Adds a state with its packages in one SQL transaction.
+  absl::Status AddState(const StateRecord& state, const std::vector<StatePackage>& packages);
+  absl::Status MarkCommitted(uint64_t number);
+  // Removes a state and its package rows (missing is OK).
+  absl::Status DeleteState(uint64_t number);
+  // Every state, ordered by number; candidates only when `include_candidates`.
+  absl::StatusOr<std::vector<StateRecord>> States(bool include_candidates = false);
+  absl::StatusOr<std::optional<StateRecord>> GetState(uint64_t number);
+  absl::StatusOr<std::vector<StatePackage>> StatePackages(uint64_t number);
+
+  // The packages of state `number` that ship `path` (relative to /usr).
+  absl::StatusOr<std::vector<PathOwner>> FindPath(uint64_t number, std::string_view path);
+
+  // A value of the small key/value table (schema version, last fstx...).
+  absl::Status SetMeta(std::string_view key, std::string_view value);
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key);
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+  };
+  explicit Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  absl::Status Exec(const char* sql);
+  absl::Status Error(std::string_view what) const;
+
+  std::unique_ptr<sqlite3, Closer> db_;
+  std::string path_;
+};
+
+}  // namespace onix::moss::db
