@@ -1,0 +1,77 @@
+#include "bench/harness/harness.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace onix::bench {
+namespace {
+
+TEST(Compare, InterleavesAndReportsMedianOfPairwiseRatios) {
+  std::vector<char> order;
+  // ONIX runs: 2,4,6 (after warm-up); baseline: 1,1,3 -> ratios 2,4,2 -> median 2.
+  std::vector<double> a{9, 2, 4, 6}, b{9, 1, 1, 3};
+  size_t ia = 0, ib = 0;
+  auto onix = [&]() -> absl::StatusOr<double> {
+    order.push_back('A');
+    return a[ia++];
+  };
+  auto base = [&]() -> absl::StatusOr<double> {
+    order.push_back('B');
+    return b[ib++];
+  };
+  auto f = Compare({"pack", "s", "tar|zstd", 2.5, 3}, onix, base);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(std::string(order.begin(), order.end()), "ABABABAB");
+  EXPECT_DOUBLE_EQ(f->ratio, 2);
+  EXPECT_DOUBLE_EQ(f->value, 4);
+  EXPECT_DOUBLE_EQ(f->baseline_value, 1);
+  EXPECT_DOUBLE_EQ(f->min, 2);
+  EXPECT_DOUBLE_EQ(f->max, 6);
+  EXPECT_TRUE(f->pass);
+  EXPECT_EQ(f->target, "<= 2.5x");
+}
+
+TEST(Compare, FailsTargetAndPropagatesErrors) {
+  auto slow = []() -> absl::StatusOr<double> { return 3.0; };
+  auto fast = []() -> absl::StatusOr<double> { return 1.0; };
+  auto f = Compare({"x", "s", "y", 1.2, 3}, slow, fast);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->pass);
+  auto broken = []() -> absl::StatusOr<double> { return absl::InternalError("boom"); };
+  EXPECT_FALSE(Compare({"x", "s", "y", 1.2, 3}, broken, fast).ok());
+}
+
+TEST(RunChild, ReportsFailureAndPeakRss) {
+  auto ok = RunChild({"true"});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_GT(ok->max_rss_kib, 0);
+  EXPECT_FALSE(RunChild({"false"}).ok());
+  auto big = RunShell(
+      "head -c 50000000 /dev/zero | python3 -c 'import sys; d=sys.stdin.buffer.read(); "
+      "print(len(d))' >/dev/null");
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_GT(big->max_rss_kib, 40000) << "a 50 MB read shows in the child's peak RSS";
+}
+
+TEST(AppendResults, WritesExactlyTheIssueKeys) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/results.json";
+  Figure f{"switch", 2.5, "ms", "none", 0, 0, "< 10 ms", true, 5, 2, 3};
+  ASSERT_TRUE(AppendResults(path, {f}).ok());
+  ASSERT_TRUE(AppendResults(path, {f}).ok());
+  nlohmann::json all;
+  std::ifstream(path) >> all;
+  ASSERT_EQ(all.size(), 2u);
+  std::vector<std::string> keys;
+  for (auto it = all[0].begin(); it != all[0].end(); ++it) keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"baseline", "baseline_value", "max", "min", "name",
+                                            "pass", "ratio", "runs", "target", "unit", "value"}));
+  auto back = FigureFromJson(all[1]);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->name, "switch");
+}
+
+}  // namespace
+}  // namespace onix::bench
