@@ -28,6 +28,28 @@ bool ParseCount(std::string_view s, int* out) {
   return true;
 }
 
+// loader.conf with "default onix-*" and every non-default line the admin set kept.
+std::string LoaderConf(std::string_view old) {
+  std::string out =
+      "# moss: the active state's entry has sort-key onix-0, so it is the first onix-* entry;\n"
+      "# moss: an entry that used up its boot tries sorts last, the next state boots instead.\n"
+      "default onix-*\n";
+  bool had_other = false;
+  while (!old.empty()) {
+    const size_t nl = old.find('\n');
+    std::string_view line = old.substr(0, nl);
+    old = nl == std::string_view::npos ? std::string_view() : old.substr(nl + 1);
+    if (line.substr(0, 7) == "default" || line.substr(0, 7) == "# moss:") {
+      continue;
+    }
+    if (line.empty()) continue;
+    out += StrCat(line, "\n");
+    had_other = true;
+  }
+  if (!had_other) out += "timeout 3\neditor no\n";
+  return out;
+}
+
 }  // namespace
 
 std::optional<EntryName> ParseEntryFileName(std::string_view file) {
@@ -134,6 +156,29 @@ absl::Status MarkEntryGood(std::string_view partition, std::string_view fstx) {
   }
   ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(fd->get()), context);
   return absl::OkStatus();
+}
+
+absl::Status WriteLoaderConf(std::string_view esp_dir) {
+  const std::string context = StrCat("writing ", esp_dir, "/loader/loader.conf");
+  ONIX_ASSIGN_OR_RETURN(UniqueFd esp_fd, fs::OpenDir(std::string(esp_dir)));
+  ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAllAt(esp_fd.get(), "loader", 0755), context);
+  ONIX_ASSIGN_OR_RETURN(UniqueFd loader_fd, fs::OpenDirAt(esp_fd.get(), "loader"));
+  absl::StatusOr<std::string> old = fs::ReadFileAt(loader_fd.get(), "loader.conf", 1 << 20);
+  if (!old.ok() && !absl::IsNotFound(old.status())) return Annotate(old.status(), context);
+  const std::string conf = LoaderConf(old.ok() ? *old : "");
+  if (old.ok() && *old == conf) return absl::OkStatus();
+  return Annotate(
+      fs::WriteFileAtomicAt(loader_fd.get(), "loader.conf", conf, 0644, fs::Durability::kFsync),
+      context);
+}
+
+absl::StatusOr<std::string> ReadFilePath(const std::string& path, size_t max_size) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenDir(dir));
+  return fs::ReadFileAt(fd.get(), base, max_size);
 }
 
 void CrashPoint(std::string_view point) {

@@ -44,6 +44,16 @@ absl::StatusOr<std::vector<BootEntry>> ListOnixEntries(std::string_view partitio
 // rename; a crash leaves either the counted name or the plain one, never both or neither.
 absl::Status MarkEntryGood(std::string_view partition, std::string_view fstx);
 
+// Writes <esp_dir>/loader/loader.conf with "default onix-*" (the active state's entry sorts
+// first, see SyncBootEntries), keeping every other line the admin set, or "timeout 3" and
+// "editor no" when there were none. Atomic (temp + fsync + rename + directory fsync); a crash
+// leaves the old file or the new one. Unchanged content is not rewritten.
+absl::Status WriteLoaderConf(std::string_view esp_dir);
+
+// Reads the whole regular file at the absolute (or cwd-relative) `path`, opening its directory
+// first so fs::ReadFileAt's checks apply to the last component. NotFound when missing.
+absl::StatusOr<std::string> ReadFilePath(const std::string& path, size_t max_size = 64u << 20);
+
 // SIGKILLs the calling process when $MOSS_CRASH_AT equals `point`; does nothing otherwise.
 // The crash tests use it to prove each publish step leaves a consistent set.
 void CrashPoint(std::string_view point);

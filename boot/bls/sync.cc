@@ -84,6 +84,18 @@ absl::Status CopyFileInto(const std::string& src, int dst_dirfd, std::string_vie
   return absl::OkStatus();
 }
 
+absl::StatusOr<Digest> HashPath(const std::string& path, uint64_t* size) {
+  const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (raw < 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("open(", path, ")"));
+  }
+  UniqueFd fd(raw);
+  absl::StatusOr<Digest> digest = Sha256Fd(fd.get(), size);
+  if (!digest.ok()) return Annotate(digest.status(), StrCat("hashing ", path));
+  return digest;
+}
+
 absl::StatusOr<uint64_t> FreeBytes(int dirfd, std::string_view what) {
   struct statvfs st;
   if (::fstatvfs(dirfd, &st) != 0) {
@@ -149,28 +161,6 @@ absl::Status PublishKernel(int kernels_fd, const PlannedEntry& p) {
   return fs::FsyncDirAt(kernels_fd);
 }
 
-// loader.conf with "default onix-*" and every non-default line the admin set kept.
-std::string LoaderConf(std::string_view old) {
-  std::string out =
-      "# moss: the active state's entry has sort-key onix-0, so it is the first onix-* entry;\n"
-      "# moss: an entry that used up its boot tries sorts last, the next state boots instead.\n"
-      "default onix-*\n";
-  bool had_other = false;
-  while (!old.empty()) {
-    const size_t nl = old.find('\n');
-    std::string_view line = old.substr(0, nl);
-    old = nl == std::string_view::npos ? std::string_view() : old.substr(nl + 1);
-    if (line.substr(0, 7) == "default" || line.substr(0, 7) == "# moss:") {
-      continue;
-    }
-    if (line.empty()) continue;
-    out += StrCat(line, "\n");
-    had_other = true;
-  }
-  if (!had_other) out += "timeout 3\neditor no\n";
-  return out;
-}
-
 }  // namespace
 
 BootConfig WithDefaults(BootConfig config) {
@@ -212,7 +202,7 @@ absl::StatusOr<std::string> DeclaredCmdline(std::string_view root, std::string_v
       StrCat(usr_dir, "/lib/kernel/cmdline"),
   };
   for (const std::string& path : candidates) {
-    absl::StatusOr<std::string> text = fs::ReadFileAt(AT_FDCWD, path, 64 * 1024);
+    absl::StatusOr<std::string> text = ReadFilePath(path, 64 * 1024);
     if (absl::IsNotFound(text.status())) continue;
     ONIX_RETURN_IF_ERROR_CTX(text.status(), StrCat("reading the kernel command line ", path));
     std::string out;
@@ -272,11 +262,11 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
     p.state = s;
     p.kernel = *kernel;
     uint64_t size = 0;
-    ONIX_ASSIGN_OR_RETURN(Digest kd, Sha256FileAt(AT_FDCWD, p.kernel.vmlinuz, &size));
+    ONIX_ASSIGN_OR_RETURN(Digest kd, HashPath(p.kernel.vmlinuz, &size));
     p.bytes = RoundUp(size);
     std::string initrd_hex;
     if (!p.kernel.initrd.empty()) {
-      ONIX_ASSIGN_OR_RETURN(Digest id, Sha256FileAt(AT_FDCWD, p.kernel.initrd, &size));
+      ONIX_ASSIGN_OR_RETURN(Digest id, HashPath(p.kernel.initrd, &size));
       p.bytes += RoundUp(size);
       initrd_hex = id.Hex();
     }
@@ -422,21 +412,7 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
   CrashPoint("boot-sync-entries-written");
 
   // 3. loader.conf on the ESP.
-  {
-    ONIX_ASSIGN_OR_RETURN(UniqueFd esp_fd, fs::OpenDir(config.esp_dir));
-    ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAllAt(esp_fd.get(), "loader", 0755), context);
-    ONIX_ASSIGN_OR_RETURN(UniqueFd loader_fd, fs::OpenDirAt(esp_fd.get(), "loader"));
-    absl::StatusOr<std::string> old = fs::ReadFileAt(loader_fd.get(), "loader.conf", 1 << 20);
-    if (!old.ok() && !absl::IsNotFound(old.status())) {
-      return Annotate(old.status(), StrCat(context, ": reading loader.conf"));
-    }
-    const std::string conf = LoaderConf(old.ok() ? *old : "");
-    if (!old.ok() || *old != conf) {
-      ONIX_RETURN_IF_ERROR_CTX(
-          fs::WriteFileAtomicAt(loader_fd.get(), "loader.conf", conf, 0644, fs::Durability::kFsync),
-          StrCat(context, ": writing ", config.esp_dir, "/loader/loader.conf"));
-    }
-  }
+  ONIX_RETURN_IF_ERROR_CTX(WriteLoaderConf(config.esp_dir), context);
   CrashPoint("boot-sync-loader-written");
 
   // 4. Stale entries, then the kernels nothing references any more.

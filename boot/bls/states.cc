@@ -1,0 +1,62 @@
+#include "boot/bls/states.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "boot/bls/entries.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+
+namespace onix::boot {
+namespace {
+
+std::string RootPath(std::string_view root, std::string_view rel) {
+  return root == "/" ? StrCat("/", rel) : StrCat(root, "/", rel);
+}
+
+int64_t MtimeOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtime);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTreeFstx(std::string_view usr_dir) {
+  const std::string path = StrCat(usr_dir, "/.fstx");
+  ONIX_ASSIGN_OR_RETURN(std::string text, ReadFilePath(path, 4096));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  if (text.empty() || text.find_first_of("/+ \n") != std::string::npos) {
+    return FailedPrecondition(StrCat("reading ", path, ": not a state id: '", text, "'"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::vector<StateBootInfo>> DiscoverStates(std::string_view root) {
+  std::vector<StateBootInfo> out;
+  const std::string usr = RootPath(root, "usr");
+  absl::StatusOr<std::string> active = ReadTreeFstx(usr);
+  if (!active.ok()) {
+    return FailedPrecondition(
+        StrCat("finding the active state of ", root, ": ", active.status().message()));
+  }
+  out.push_back(StateBootInfo{*active, usr, MtimeOf(usr), true});
+  const std::string archive = RootPath(root, ".moss/root");
+  absl::StatusOr<UniqueFd> fd = fs::OpenDir(archive);
+  if (absl::IsNotFound(fd.status())) return out;
+  ONIX_RETURN_IF_ERROR_CTX(fd.status(), StrCat("listing archived states in ", archive));
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(fd->get()));
+  for (const std::string& name : names) {
+    if (name == "staging" || name.front() == '.') continue;
+    const std::string tree = StrCat(archive, "/", name, "/usr");
+    absl::StatusOr<std::string> fstx = ReadTreeFstx(tree);
+    if (!fstx.ok() || *fstx == *active) continue;
+    out.push_back(StateBootInfo{*fstx, tree, MtimeOf(tree), false});
+  }
+  return out;
+}
+
+}  // namespace onix::boot
