@@ -1,0 +1,287 @@
+#include "site/sections.h"
+
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "site/markdown.h"
+
+namespace onix::site {
+namespace {
+
+using nlohmann::json;
+
+absl::StatusOr<json> ReadJson(int dirfd, std::string_view name, std::string_view what) {
+  auto text = fs::ReadFileAt(dirfd, name);
+  if (!text.ok()) return Annotate(text.status(), StrCat("reading ", what));
+  // The non-throwing parse: a syntax error becomes a discarded value we report ourselves.
+  json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return InvalidArgument(StrCat("reading ", what, ": not valid JSON"));
+  }
+  return doc;
+}
+
+// The string member `key` of `obj`; InvalidArgument naming the file when absent or not a
+// string (optional members return "" when absent).
+absl::StatusOr<std::string> Str(const json& obj, const char* key, std::string_view what,
+                                bool required = true) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (!required) return std::string();
+    return InvalidArgument(StrCat("reading ", what, ": an entry has no \"", key, "\""));
+  }
+  if (!it->is_string()) {
+    return InvalidArgument(StrCat("reading ", what, ": \"", key, "\" is not a string"));
+  }
+  return it->get<std::string>();
+}
+
+absl::StatusOr<const json*> Array(const json& obj, const char* key, std::string_view what) {
+  if (!obj.is_object()) return InvalidArgument(StrCat("reading ", what, ": not a JSON object"));
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_array()) {
+    return InvalidArgument(StrCat("reading ", what, ": \"", key, "\" must be an array"));
+  }
+  for (const json& e : *it) {
+    if (!e.is_object() && !e.is_string()) {
+      return InvalidArgument(StrCat("reading ", what, ": \"", key, "\" holds a non-object"));
+    }
+  }
+  return &*it;
+}
+
+// Reads an optional workspace file; NotFound becomes nullopt, other failures are errors.
+absl::StatusOr<std::optional<std::pair<std::string, time_t>>> ReadOptional(int dirfd,
+                                                                           std::string_view path) {
+  ONIX_RETURN_IF_ERROR(fs::ValidateRelativePath(path));
+  auto text = fs::ReadFileAt(dirfd, path);
+  if (absl::IsNotFound(text.status())) return std::nullopt;
+  if (!text.ok()) return text.status();
+  ONIX_ASSIGN_OR_RETURN(struct stat st, fs::StatAt(dirfd, path));
+  return std::make_pair(*std::move(text), st.st_mtime);
+}
+
+std::string FormatUtc(time_t t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromTimeT(t), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> OwnershipSection(const SectionSources& src) {
+  constexpr std::string_view kWhat = "site/data/ownership.json";
+  ONIX_ASSIGN_OR_RETURN(json doc, ReadJson(src.data_fd, "ownership.json", kWhat));
+  ONIX_ASSIGN_OR_RETURN(const json* rows, Array(doc, "rows", kWhat));
+  std::string out =
+      "<div class=\"table-wrap\"><table class=\"ownership\">\n"
+      "<thead><tr><th scope=\"col\">path</th><th scope=\"col\">owner</th>"
+      "<th scope=\"col\">notes</th></tr></thead>\n<tbody>\n";
+  for (const json& row : *rows) {
+    ONIX_ASSIGN_OR_RETURN(std::string path, Str(row, "path", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string owner, Str(row, "owner", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string notes, Str(row, "notes", kWhat, false));
+    ONIX_ASSIGN_OR_RETURN(std::string notes_html, RenderInline(notes, kWhat));
+    out +=
+        StrCat("<tr><td><code>", HtmlEscape(path), "</code></td><td class=\"owner owner-",
+               Slugify(owner), "\">", HtmlEscape(owner), "</td><td>", notes_html, "</td></tr>\n");
+  }
+  out += "</tbody></table></div>\n";
+  return out;
+}
+
+absl::StatusOr<std::string> CliSection(const SectionSources& src) {
+  constexpr std::string_view kWhat = "site/data/cli.json";
+  ONIX_ASSIGN_OR_RETURN(json doc, ReadJson(src.data_fd, "cli.json", kWhat));
+  ONIX_ASSIGN_OR_RETURN(const json* commands, Array(doc, "commands", kWhat));
+  std::string out;
+  for (const json& cmd : *commands) {
+    ONIX_ASSIGN_OR_RETURN(std::string name, Str(cmd, "name", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string synopsis, Str(cmd, "synopsis", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string summary, Str(cmd, "summary", kWhat, false));
+    ONIX_ASSIGN_OR_RETURN(std::string capture, Str(cmd, "capture", kWhat, false));
+    ONIX_ASSIGN_OR_RETURN(std::string summary_html, RenderInline(summary, kWhat));
+    out += StrCat("<section class=\"command\">\n<h2 id=\"", Slugify(name), "\"><code>",
+                  HtmlEscape(name), "</code></h2>\n<pre class=\"synopsis\"><code>",
+                  HtmlEscape(synopsis), "</code></pre>\n<p>", summary_html, "</p>\n");
+    if (auto it = cmd.find("options"); it != cmd.end()) {
+      if (!it->is_array()) return InvalidArgument(StrCat("reading ", kWhat, ": bad options"));
+      out += "<dl class=\"options\">\n";
+      for (const json& opt : *it) {
+        if (!opt.is_object()) return InvalidArgument(StrCat("reading ", kWhat, ": bad option"));
+        ONIX_ASSIGN_OR_RETURN(std::string flag, Str(opt, "flag", kWhat));
+        ONIX_ASSIGN_OR_RETURN(std::string help, Str(opt, "help", kWhat));
+        ONIX_ASSIGN_OR_RETURN(std::string help_html, RenderInline(help, kWhat));
+        out += StrCat("<dt><code>", HtmlEscape(flag), "</code></dt><dd>", help_html, "</dd>\n");
+      }
+      out += "</dl>\n";
+    }
+    if (!capture.empty()) {
+      auto captured = ReadOptional(src.workspace_fd, capture);
+      if (!captured.ok()) {
+        return Annotate(captured.status(), StrCat("reading the capture of ", name));
+      }
+      if (captured->has_value()) {
+        out += StrCat("<p class=\"capture-note\">Output of a real run, captured in <code>",
+                      HtmlEscape(capture), "</code> on ", FormatUtc((*captured)->second),
+                      ":</p>\n<pre class=\"capture\"><samp>", HtmlEscape((*captured)->first),
+                      "</samp></pre>\n");
+      } else {
+        out += StrCat(
+            "<p class=\"capture-missing\">No captured run is available: this build found no <code>",
+            HtmlEscape(capture),
+            "</code>. Run <code>tools/quickstart</code> and rebuild the site to show the real "
+            "output here.</p>\n");
+      }
+    }
+    out += "</section>\n";
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> RoadmapSection(const SectionSources& src) {
+  constexpr std::string_view kWhat = "site/data/roadmap.json";
+  static const std::map<std::string, std::string> kStatusText = {
+      {"done", "done"}, {"in-progress", "in progress"}, {"planned", "planned"}};
+  ONIX_ASSIGN_OR_RETURN(json doc, ReadJson(src.data_fd, "roadmap.json", kWhat));
+  ONIX_ASSIGN_OR_RETURN(const json* phases, Array(doc, "phases", kWhat));
+  std::string out = "<ol class=\"roadmap\">\n";
+  for (const json& phase : *phases) {
+    ONIX_ASSIGN_OR_RETURN(std::string name, Str(phase, "name", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string status, Str(phase, "status", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string summary, Str(phase, "summary", kWhat, false));
+    auto text = kStatusText.find(status);
+    if (text == kStatusText.end()) {
+      return InvalidArgument(StrCat("reading ", kWhat, ": phase \"", name, "\" has status \"",
+                                    status, "\" (known: done, in-progress, planned)"));
+    }
+    ONIX_ASSIGN_OR_RETURN(std::string summary_html, RenderInline(summary, kWhat));
+    out += StrCat("<li class=\"phase phase-", status, "\">\n<h2 id=\"", Slugify(name), "\">",
+                  HtmlEscape(name), " <span class=\"badge badge-", status, "\">", text->second,
+                  "</span></h2>\n<p>", summary_html, "</p>\n");
+    if (auto it = phase.find("items"); it != phase.end()) {
+      if (!it->is_array()) return InvalidArgument(StrCat("reading ", kWhat, ": bad items"));
+      out += "<ul>\n";
+      for (const json& item : *it) {
+        if (!item.is_string()) return InvalidArgument(StrCat("reading ", kWhat, ": bad item"));
+        ONIX_ASSIGN_OR_RETURN(std::string item_html, RenderInline(item.get<std::string>(), kWhat));
+        out += StrCat("<li>", item_html, "</li>\n");
+      }
+      out += "</ul>\n";
+    }
+    out += "</li>\n";
+  }
+  out += "</ol>\n";
+  return out;
+}
+
+absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
+  constexpr std::string_view kWhat = "site/data/validation.json";
+  ONIX_ASSIGN_OR_RETURN(json doc, ReadJson(src.data_fd, "validation.json", kWhat));
+  ONIX_ASSIGN_OR_RETURN(std::string results_file, Str(doc, "results_file", kWhat));
+  ONIX_ASSIGN_OR_RETURN(const json* compositions, Array(doc, "compositions", kWhat));
+  ONIX_ASSIGN_OR_RETURN(const json* checks, Array(doc, "checks", kWhat));
+
+  std::vector<std::pair<std::string, std::string>> columns;  // id, title
+  std::string out = "<h2 id=\"compositions\">Compositions</h2>\n<dl class=\"compositions\">\n";
+  for (const json& c : *compositions) {
+    ONIX_ASSIGN_OR_RETURN(std::string id, Str(c, "id", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string title, Str(c, "title", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string desc, Str(c, "description", kWhat, false));
+    ONIX_ASSIGN_OR_RETURN(std::string desc_html, RenderInline(desc, kWhat));
+    out += StrCat("<dt>", HtmlEscape(title), "</dt><dd>", desc_html, "</dd>\n");
+    columns.emplace_back(id, title);
+  }
+  out += "</dl>\n";
+
+  // The results file is optional: a fresh checkout has not run the suite yet.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> results;
+  std::string run_label;
+  auto results_text = ReadOptional(src.workspace_fd, results_file);
+  if (!results_text.ok()) {
+    return Annotate(results_text.status(), StrCat("reading ", results_file));
+  }
+  std::set<std::string> known_checks;
+  for (const json& c : *checks) {
+    ONIX_ASSIGN_OR_RETURN(std::string id, Str(c, "id", kWhat));
+    known_checks.insert(id);
+  }
+  size_t unknown = 0;
+  if (results_text->has_value()) {
+    json res = json::parse((*results_text)->first, nullptr, false);
+    if (res.is_discarded()) {
+      return InvalidArgument(StrCat("reading ", results_file, ": not valid JSON"));
+    }
+    ONIX_ASSIGN_OR_RETURN(run_label, Str(res, "run", results_file, false));
+    ONIX_ASSIGN_OR_RETURN(const json* entries, Array(res, "results", results_file));
+    for (const json& e : *entries) {
+      ONIX_ASSIGN_OR_RETURN(std::string check, Str(e, "check", results_file));
+      ONIX_ASSIGN_OR_RETURN(std::string comp, Str(e, "composition", results_file));
+      ONIX_ASSIGN_OR_RETURN(std::string status, Str(e, "status", results_file));
+      ONIX_ASSIGN_OR_RETURN(std::string detail, Str(e, "detail", results_file, false));
+      if (status != "pass" && status != "fail" && status != "skip") {
+        return InvalidArgument(StrCat("reading ", results_file, ": check ", check, " has status \"",
+                                      status, "\" (known: pass, fail, skip)"));
+      }
+      if (known_checks.count(check) == 0) ++unknown;
+      results[{check, comp}] = {status, detail};
+    }
+  }
+
+  out += "<h2 id=\"matrix\">Matrix</h2>\n";
+  if (results_text->has_value()) {
+    out += StrCat("<p class=\"results-note\">Latest results from <code>", HtmlEscape(results_file),
+                  "</code>", run_label.empty() ? "" : StrCat(" (", HtmlEscape(run_label), ")"),
+                  ", written ", FormatUtc((*results_text)->second), ".</p>\n");
+  } else {
+    out += StrCat("<p class=\"results-note\">No results file: this build found no <code>",
+                  HtmlEscape(results_file),
+                  "</code>, so every cell reads <em>not run</em>. Run <code>tools/test</code> "
+                  "and rebuild the site.</p>\n");
+  }
+  out +=
+      "<div class=\"table-wrap\"><table class=\"matrix\">\n<thead><tr><th scope=\"col\">check</th>";
+  for (const auto& [id, title] : columns) {
+    out += StrCat("<th scope=\"col\">", HtmlEscape(title), "</th>");
+  }
+  out += "</tr></thead>\n<tbody>\n";
+  std::string descriptions = "<h2 id=\"checks\">What each check proves</h2>\n<dl>\n";
+  for (const json& c : *checks) {
+    ONIX_ASSIGN_OR_RETURN(std::string id, Str(c, "id", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string title, Str(c, "title", kWhat));
+    ONIX_ASSIGN_OR_RETURN(std::string desc, Str(c, "description", kWhat, false));
+    ONIX_ASSIGN_OR_RETURN(std::string desc_html, RenderInline(desc, kWhat));
+    out += StrCat("<tr><th scope=\"row\">", HtmlEscape(title), "</th>");
+    for (const auto& [comp, unused] : columns) {
+      auto it = results.find({id, comp});
+      if (it == results.end()) {
+        out += "<td class=\"result result-none\">not run</td>";
+      } else {
+        const auto& [status, detail] = it->second;
+        out += StrCat("<td class=\"result result-", status, "\"",
+                      detail.empty() ? "" : StrCat(" title=\"", HtmlEscape(detail), "\""), ">",
+                      status, "</td>");
+      }
+    }
+    out += "</tr>\n";
+    descriptions += StrCat("<dt id=\"check-", Slugify(id), "\">", HtmlEscape(title), "</dt><dd>",
+                           desc_html, "</dd>\n");
+  }
+  out += "</tbody></table></div>\n";
+  if (unknown > 0) {
+    out += StrCat("<p class=\"results-note\">The results file also holds ", unknown,
+                  " result(s) for checks this page does not describe yet.</p>\n");
+  }
+  out += descriptions + "</dl>\n";
+  return out;
+}
+
+}  // namespace onix::site
