@@ -7,6 +7,8 @@ namespace onix::moss_cli {
 
 const CommandEntry kCommands[] = {
     {"version", &AddVersionCommand},
+    {"inspect", &AddInspectCommand},
+    {"extract", &AddExtractCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
 

@@ -6,5 +6,7 @@
 namespace onix::moss_cli {
 
 void AddVersionCommand(CLI::App& app, Context& ctx);
+void AddInspectCommand(CLI::App& app, Context& ctx);
+void AddExtractCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::moss_cli
