@@ -18,6 +18,7 @@
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
+#include "site/input_file.h"
 #include "site/link_check.h"
 #include "site/markdown.h"
 #include "site/sections.h"
@@ -98,7 +99,7 @@ absl::Status Generator::OpenInputs() {
   } else if (!absl::IsNotFound(docs.status())) {
     return Annotate(docs.status(), "opening the docs directory");
   }
-  ONIX_ASSIGN_OR_RETURN(has_favicon_, fs::ExistsAt(assets_fd_.get(), "favicon.svg"));
+  has_favicon_ = IsRegularInput(assets_fd_.get(), "favicon.svg");
   return absl::OkStatus();
 }
 
@@ -117,9 +118,9 @@ absl::Status Generator::LoadDocs() {
       return InvalidArgument(StrCat("reading ", doc.source, ": another doc also maps to ", doc.page,
                                     "; rename one of them"));
     }
-    auto text = fs::ReadFileAt(docs_fd_.get(), name);
+    auto text = ReadInput(docs_fd_.get(), name);
     if (!text.ok()) return Annotate(text.status(), StrCat("reading ", doc.source));
-    doc.markdown = *std::move(text);
+    doc.markdown = std::move(text->contents);
     doc.title = FirstHeading(doc.markdown).value_or(name);
     docs_.push_back(std::move(doc));
   }
@@ -220,11 +221,11 @@ absl::Status Generator::CopyAssets() {
     return NotFound(StrCat("reading ", inputs_.assets_dir, ": no style.css"));
   }
   for (const std::string& name : names) {
-    ONIX_ASSIGN_OR_RETURN(struct stat st, fs::StatAt(assets_fd_.get(), name));
-    if (!S_ISREG(st.st_mode)) continue;  // the site is flat; nothing else is ours to copy
-    auto data = fs::ReadFileAt(assets_fd_.get(), name);
+    // The site is flat: subdirectories of assets/ are not ours to copy.
+    if (!IsRegularInput(assets_fd_.get(), name)) continue;
+    auto data = ReadInput(assets_fd_.get(), name);
     if (!data.ok()) return Annotate(data.status(), StrCat("copying asset ", name));
-    ONIX_RETURN_IF_ERROR(Write(name, *data));
+    ONIX_RETURN_IF_ERROR(Write(name, data->contents));
   }
   return absl::OkStatus();
 }
@@ -237,8 +238,9 @@ absl::StatusOr<std::vector<std::string>> Generator::Run() {
   auto render_page = [&](std::string_view slug, std::string_view current,
                          SectionFn section) -> absl::Status {
     const std::string source = StrCat("site/content/", slug, ".md");
-    auto markdown = fs::ReadFileAt(content_fd_.get(), StrCat(slug, ".md"));
-    if (!markdown.ok()) return Annotate(markdown.status(), StrCat("reading ", source));
+    auto input = ReadInput(content_fd_.get(), StrCat(slug, ".md"));
+    if (!input.ok()) return Annotate(input.status(), StrCat("reading ", source));
+    const std::string* markdown = &input->contents;
     ONIX_ASSIGN_OR_RETURN(std::string body, RenderBody(*markdown, source, ""));
     std::string extra;
     if (section != nullptr) {

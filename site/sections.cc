@@ -13,6 +13,7 @@
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "site/input_file.h"
 #include "site/markdown.h"
 
 namespace onix::site {
@@ -21,10 +22,10 @@ namespace {
 using nlohmann::json;
 
 absl::StatusOr<json> ReadJson(int dirfd, std::string_view name, std::string_view what) {
-  auto text = fs::ReadFileAt(dirfd, name);
+  auto text = ReadInput(dirfd, name);
   if (!text.ok()) return Annotate(text.status(), StrCat("reading ", what));
   // The non-throwing parse: a syntax error becomes a discarded value we report ourselves.
-  json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  json doc = json::parse(text->contents, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return InvalidArgument(StrCat("reading ", what, ": not valid JSON"));
   }
@@ -64,11 +65,10 @@ absl::StatusOr<const json*> Array(const json& obj, const char* key, std::string_
 absl::StatusOr<std::optional<std::pair<std::string, time_t>>> ReadOptional(int dirfd,
                                                                            std::string_view path) {
   ONIX_RETURN_IF_ERROR(fs::ValidateRelativePath(path));
-  auto text = fs::ReadFileAt(dirfd, path);
-  if (absl::IsNotFound(text.status())) return std::nullopt;
-  if (!text.ok()) return text.status();
-  ONIX_ASSIGN_OR_RETURN(struct stat st, fs::StatAt(dirfd, path));
-  return std::make_pair(*std::move(text), st.st_mtime);
+  auto file = ReadInput(dirfd, path);
+  if (absl::IsNotFound(file.status())) return std::nullopt;
+  if (!file.ok()) return file.status();
+  return std::make_pair(std::move(file->contents), file->mtime);
 }
 
 std::string FormatUtc(time_t t) {
