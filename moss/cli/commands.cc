@@ -9,6 +9,11 @@ const CommandEntry kCommands[] = {
     {"version", &AddVersionCommand},
     {"inspect", &AddInspectCommand},
     {"extract", &AddExtractCommand},
+    {"index", &AddIndexCommand},
+    {"keygen", &AddKeygenCommand},
+    {"repo", &AddRepoCommand},
+    {"cache", &AddCacheCommand},
+    {"search", &AddSearchCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
 

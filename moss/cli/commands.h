@@ -8,5 +8,11 @@ namespace onix::moss_cli {
 void AddVersionCommand(CLI::App& app, Context& ctx);
 void AddInspectCommand(CLI::App& app, Context& ctx);
 void AddExtractCommand(CLI::App& app, Context& ctx);
+// Repositories and resolution (issue 6).
+void AddIndexCommand(CLI::App& app, Context& ctx);
+void AddKeygenCommand(CLI::App& app, Context& ctx);
+void AddRepoCommand(CLI::App& app, Context& ctx);
+void AddCacheCommand(CLI::App& app, Context& ctx);
+void AddSearchCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::moss_cli
