@@ -1,0 +1,289 @@
+#include "boulder/build/build.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "boulder/analyse/elf.h"
+#include "boulder/testing/fixtures.h"
+#include "boulder/util/util.h"
+#include "gtest/gtest.h"
+#include "moss/base/str_cat.h"
+#include "moss/base/temp_dir.h"
+#include "moss/stone/stone.h"
+
+namespace onix::boulder {
+namespace {
+
+using testing::HelloRecipe;
+using testing::HelloUpstreams;
+using testing::MakeHelloUpstreams;
+using testing::WriteTextFile;
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool HasStone(const std::string& dir) {
+  for (const std::string& f : Files(dir)) {
+    if (f.find(".stone") != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool Contains(const std::vector<stone::Dependency>& deps, const std::string& text) {
+  for (const stone::Dependency& d : deps) {
+    if (d.ToString() == text) return true;
+  }
+  return false;
+}
+
+class BuildTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = TempDir::Make("build-test-");
+    ASSERT_TRUE(t.ok()) << t.status();
+    tmp_ = std::make_unique<TempDir>(std::move(*t));
+    up_ = MakeHelloUpstreams(Dir("upstream"));
+    ASSERT_TRUE(MakeDirs(Dir("upstream")).ok());
+  }
+
+  std::string Dir(const std::string& name) const { return StrCat(tmp_->path(), "/", name); }
+
+  // Writes `recipe` to <tmp>/<name>/stone.yaml and builds it into <tmp>/<name>/out.
+  absl::StatusOr<BuildResult> Build(const std::string& name, const std::string& recipe,
+                                    const std::string& check_manifest = "",
+                                    bool keep_work = false) {
+    EXPECT_TRUE(MakeDirs(Dir(name)).ok());
+    WriteTextFile(Dir(name) + "/stone.yaml", recipe);
+    BuildOptions o;
+    o.recipe_path = Dir(name) + "/stone.yaml";
+    o.output_dir = Dir(name) + "/out";
+    o.source_cache = Dir("cache");
+    o.work_parent = tmp_->path();
+    o.check_manifest = check_manifest;
+    o.jobs = 2;
+    o.keep_work = keep_work;
+    return BuildRecipe(o);
+  }
+
+  std::unique_ptr<TempDir> tmp_;
+  HelloUpstreams up_;
+};
+
+TEST_F(BuildTest, MuslLibraryAndProgramSplitIntoMainAndDevelWithSonameProviderAndDependency) {
+  auto r = Build("a", HelloRecipe(up_));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(
+      Files(Dir("a/out")),
+      (std::vector<std::string>{"hello-1.0-1-1-x86_64.stone", "hello-dbginfo-1.0-1-1-x86_64.stone",
+                                "hello-devel-1.0-1-1-x86_64.stone", "manifest.json"}));
+  auto main = stone::StoneReader::Open(Dir("a/out/hello-1.0-1-1-x86_64.stone"));
+  ASSERT_TRUE(main.ok()) << main.status();
+  EXPECT_TRUE(Contains(main->meta().provides, "soname(libhello.so.1(x86_64))"));
+  EXPECT_TRUE(Contains(main->meta().provides, "binary(hello)"));
+  EXPECT_TRUE(Contains(main->meta().depends, "soname(libc.so(x86_64))"));
+  // Provided by the same package, so not a dependency of it.
+  EXPECT_FALSE(Contains(main->meta().depends, "soname(libhello.so.1(x86_64))"));
+  std::vector<std::string> main_paths;
+  for (const auto& e : main->layout()) main_paths.push_back(e.path);
+  EXPECT_NE(std::find(main_paths.begin(), main_paths.end(), "lib/libhello.so.1"), main_paths.end());
+  EXPECT_NE(std::find(main_paths.begin(), main_paths.end(), "bin/hello"), main_paths.end());
+  EXPECT_EQ(std::find(main_paths.begin(), main_paths.end(), "include/hello.h"), main_paths.end());
+
+  auto devel = stone::StoneReader::Open(Dir("a/out/hello-devel-1.0-1-1-x86_64.stone"));
+  ASSERT_TRUE(devel.ok()) << devel.status();
+  EXPECT_TRUE(Contains(devel->meta().provides, "pkgconfig(hello)"));
+  EXPECT_TRUE(Contains(devel->meta().depends, "name(hello)"));
+  std::vector<std::string> devel_paths;
+  for (const auto& e : devel->layout()) devel_paths.push_back(e.path);
+  for (const char* p :
+       {"include/hello.h", "lib/libhello.a", "lib/libhello.so", "lib/pkgconfig/hello.pc"}) {
+    EXPECT_NE(std::find(devel_paths.begin(), devel_paths.end(), p), devel_paths.end()) << p;
+  }
+
+  // The program runs against the library from the stone, with musl's loader.
+  ASSERT_TRUE(MakeDirs(Dir("root/usr")).ok());
+  {
+    auto fd = ::open(Dir("root/usr").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    absl::Status s = main->ExtractTo(fd);
+    ::close(fd);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  auto bin = ReadFile(Dir("root/usr/bin/hello"));
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  auto elf = ParseElf(*bin, "hello");
+  ASSERT_TRUE(elf.ok()) << elf.status();
+  EXPECT_EQ(elf->interpreter, "/lib/ld-musl-x86_64.so.1");
+  EXPECT_EQ(elf->needed, (std::vector<std::string>{"libhello.so.1", "libc.so"}));
+  EXPECT_FALSE(elf->has_debug_info);  // split into -dbginfo
+  auto run = RunCommand({"/lib/ld-musl-x86_64.so.1", "--library-path", Dir("root/usr/lib"),
+                         Dir("root/usr/bin/hello"), "onix"});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  EXPECT_EQ(run->output, "hello, onix\n");
+
+  auto dbg = stone::StoneReader::Open(Dir("a/out/hello-dbginfo-1.0-1-1-x86_64.stone"));
+  ASSERT_TRUE(dbg.ok()) << dbg.status();
+  std::vector<std::string> dbg_paths;
+  for (const auto& e : dbg->layout()) dbg_paths.push_back(e.path);
+  EXPECT_NE(std::find(dbg_paths.begin(), dbg_paths.end(), "lib/debug/usr/bin/hello.debug"),
+            dbg_paths.end());
+}
+
+TEST_F(BuildTest, BuildingTwiceGivesByteIdenticalStonesAndManifest) {
+  auto a = Build("a", HelloRecipe(up_));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = Build("b", HelloRecipe(up_));
+  ASSERT_TRUE(b.ok()) << b.status();
+  const std::vector<std::string> names = Files(Dir("a/out"));
+  ASSERT_EQ(names, Files(Dir("b/out")));
+  ASSERT_EQ(names.size(), 4u);
+  for (const std::string& n : names) {
+    auto x = ReadFile(Dir("a/out/" + n));
+    auto y = ReadFile(Dir("b/out/" + n));
+    ASSERT_TRUE(x.ok() && y.ok());
+    EXPECT_TRUE(*x == *y) << n << " differs between two builds";
+  }
+}
+
+TEST_F(BuildTest, CheckManifestPassesForTheSameBuildAndRefusesADifferentOne) {
+  auto a = Build("a", HelloRecipe(up_));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto same = Build("b", HelloRecipe(up_), Dir("a/out/manifest.json"));
+  EXPECT_TRUE(same.ok()) << same.status();
+  // A different recipe (another description) changes the recipe digest and the stones.
+  std::string other = HelloRecipe(up_);
+  other.replace(other.find("A library"), 9, "One library");
+  auto differs = Build("c", other, Dir("a/out/manifest.json"));
+  ASSERT_FALSE(differs.ok());
+  EXPECT_EQ(differs.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(differs.status().message().find("differs from the manifest"), std::string::npos)
+      << differs.status();
+  EXPECT_NE(differs.status().message().find(".recipe.sha256"), std::string::npos)
+      << differs.status();
+  EXPECT_FALSE(HasStone(Dir("c/out")));
+}
+
+TEST_F(BuildTest, MissingFieldNamesTheRecipeAndLeavesNoStones) {
+  std::string recipe = HelloRecipe(up_);
+  recipe.erase(recipe.find("license: MIT\n"), 13);
+  auto r = Build("a", recipe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("stone.yaml:1: missing required field 'license'"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(HasStone(Dir("a/out")));
+}
+
+TEST_F(BuildTest, UnknownMacroNamesTheRecipeLineAndRunsNothing) {
+  std::string recipe = HelloRecipe(up_);
+  recipe.replace(recipe.find("%make_install"), 13, "%make_instal");
+  auto r = Build("a", recipe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("stone.yaml:16: unknown macro %make_instal"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(HasStone(Dir("a/out")));
+}
+
+TEST_F(BuildTest, WrongHashNamesTheUrlBothHashesAndTheRecipeLine) {
+  std::string recipe = HelloRecipe(up_);
+  const std::string wrong(64, 'a');
+  recipe.replace(recipe.find(up_.app_sha256), 64, wrong);
+  auto r = Build("a", recipe);
+  ASSERT_FALSE(r.ok());
+  const std::string msg(r.status().message());
+  EXPECT_NE(msg.find("stone.yaml:12"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(up_.app_archive), std::string::npos) << msg;
+  EXPECT_NE(msg.find(wrong), std::string::npos) << msg;
+  EXPECT_NE(msg.find(up_.app_sha256), std::string::npos) << msg;
+  EXPECT_FALSE(HasStone(Dir("a/out")));
+  // Nothing unverified stays in the cache.
+  for (const std::string& f : Files(Dir("cache/sha256"))) EXPECT_NE(f, wrong);
+}
+
+TEST_F(BuildTest, FailingStepNamesTheStepAndItsRecipeLine) {
+  std::string recipe = HelloRecipe(up_);
+  recipe.replace(recipe.find("  %make\n"), 8, "  %make\n  false\n");
+  auto r = Build("a", recipe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("stone.yaml:14: step build of hello failed: exit status 1"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(HasStone(Dir("a/out")));
+}
+
+TEST_F(BuildTest, FilesOutsideUsrAreRefusedWithAList) {
+  std::string recipe = HelloRecipe(up_);
+  recipe +=
+      "  mkdir -p %(installroot)/etc %(installroot)/var/lib\n"
+      "  touch %(installroot)/etc/hello.conf %(installroot)/var/lib/state\n";
+  auto bad = Build("b", recipe);
+  ASSERT_FALSE(bad.ok());
+  const std::string msg(bad.status().message());
+  EXPECT_NE(msg.find("stone.yaml:16: the install step put files outside /usr:\n  /etc\n  /var"),
+            std::string::npos)
+      << msg;
+  EXPECT_FALSE(HasStone(Dir("b/out")));
+}
+
+TEST_F(BuildTest, GlibcInterpreterInAMuslBuildIsAnError) {
+  std::string recipe = HelloRecipe(up_);
+  recipe +=
+      "  printf 'int main(void){return 0;}\\n' > g.c\n"
+      "  gcc -o %(installroot)/usr/bin/glibc-tool g.c\n";
+  auto r = Build("a", recipe);
+  ASSERT_FALSE(r.ok());
+  const std::string msg(r.status().message());
+  EXPECT_NE(msg.find("glibc"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/usr/bin/glibc-tool (interpreter /lib64/ld-linux-x86-64.so.2)"),
+            std::string::npos)
+      << msg;
+  EXPECT_FALSE(HasStone(Dir("a/out")));
+}
+
+TEST_F(BuildTest, StepsCannotReachTheNetworkOrWriteOutsideTheBuildRoot) {
+  ASSERT_TRUE(MakeDirs(Dir("outside")).ok());
+  std::string recipe = HelloRecipe(up_);
+  recipe += StrCat(
+      "  mkdir -p %(installroot)/usr/share/probe\n"
+      "  P=%(installroot)/usr/share/probe\n"
+      // 192.0.2.1 is TEST-NET-1: never routable; inside the sandbox there is no route at all.
+      "  if bash -c 'echo > /dev/tcp/192.0.2.1/80' 2> $P/net; then echo connected > $P/net; fi\n"
+      "  if echo x > ",
+      Dir("outside"),
+      "/escaped 2> /dev/null; then echo yes > $P/outside;"
+      " else echo no > $P/outside; fi\n"
+      "  if touch /etc/escaped 2> /dev/null; then echo yes > $P/etc; else echo no > $P/etc; fi\n"
+      "  hostname > $P/hostname\n");
+  auto r = Build("a", recipe, "", /*keep_work=*/true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string probe = r->work_dir + "/mason/install/usr/share/probe";
+  auto net = ReadFile(probe + "/net");
+  ASSERT_TRUE(net.ok());
+  EXPECT_NE(net->find("Network is unreachable"), std::string::npos) << *net;
+  EXPECT_EQ(*ReadFile(probe + "/outside"), "no\n");
+  EXPECT_EQ(*ReadFile(probe + "/etc"), "no\n");
+  EXPECT_EQ(*ReadFile(probe + "/hostname"), "boulder\n");
+  EXPECT_TRUE(Files(Dir("outside")).empty());
+  (void)RemoveTree(r->work_dir);
+}
+
+}  // namespace
+}  // namespace onix::boulder
