@@ -4,7 +4,8 @@
 # page) in Debian's headless Chromium. A page passes when Chromium renders it, logs no console
 # message at all (the site has no JavaScript, so any console line is a failure), and the
 # server's access log shows no failed request for anything the page pulled in.
-# Screenshots at desktop (1280x900) and phone (390x844) width go to build/site-screenshots/.
+# Screenshots at desktop (1280x900) and phone (390x844) width, and a dark-scheme desktop one,
+# go to build/site-screenshots/<page>-{desktop,phone,dark}.png.
 #
 # How console errors are seen: `--enable-logging=stderr --v=0` makes Chromium print every
 # console message and uncaught exception as an "INFO:CONSOLE" line on stderr (this build
@@ -118,11 +119,13 @@ for page in "" $(grep -v '^$' <<<"$pages") no-such-page; do
   else
     ok "page /$page loads without console errors or failed requests"
   fi
-  for size in 1280,900 390,844; do
-    label=desktop
-    [[ $size == 390,844 ]] && label=phone
-    png="$shots/$name-$label.png"
-    chrome "$url" "$tmp/$name-$label" --screenshot="$png" --window-size="$size" --hide-scrollbars
+  # Light at desktop and phone width, and dark (prefers-color-scheme: dark) at desktop.
+  for variant in desktop phone dark; do
+    flags=(--window-size=1280,900)
+    [[ $variant == phone ]] && flags=(--window-size=390,844)
+    [[ $variant == dark ]] && flags+=(--force-dark-mode --blink-settings=preferredColorScheme=0)
+    png="$shots/$name-$variant.png"
+    chrome "$url" "$tmp/$name-$variant" --screenshot="$png" "${flags[@]}" --hide-scrollbars
     if [[ -s $png ]] && [[ $(head -c 8 "$png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
       ok "screenshot $(basename "$png")"
     else
