@@ -59,4 +59,19 @@ absl::StatusOr<std::vector<StateBootInfo>> DiscoverStates(std::string_view root)
   return out;
 }
 
+BootConfig DetectBootConfig(std::string_view root) {
+  BootConfig config;
+  config.root = std::string(root);
+  const std::string efi = RootPath(root, "efi");
+  struct stat st;
+  if (::stat(StrCat(efi, "/EFI").c_str(), &st) == 0 ||
+      ::stat(StrCat(efi, "/loader").c_str(), &st) == 0) {
+    config.esp_dir = efi;
+    config.xbootldr_dir = RootPath(root, "boot");
+  } else {
+    config.esp_dir = RootPath(root, "boot");
+  }
+  return config;
+}
+
 }  // namespace onix::boot

@@ -23,4 +23,8 @@ absl::StatusOr<std::string> ReadTreeFstx(std::string_view usr_dir);
 // without .fstx are skipped. Reads only.
 absl::StatusOr<std::vector<StateBootInfo>> DiscoverStates(std::string_view root);
 
+// The boot layout of `root`: when ROOT/efi holds an ESP (EFI/ or loader/), it is the ESP and
+// ROOT/boot the XBOOTLDR partition; otherwise ROOT/boot is the ESP. Reads only.
+BootConfig DetectBootConfig(std::string_view root);
+
 }  // namespace onix::boot

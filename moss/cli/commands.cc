@@ -7,6 +7,7 @@ namespace onix::moss_cli {
 
 const CommandEntry kCommands[] = {
     {"version", &AddVersionCommand},
+    {"boot", &AddBootCommand},
     {"inspect", &AddInspectCommand},
     {"extract", &AddExtractCommand},
     {"index", &AddIndexCommand},

@@ -6,6 +6,7 @@
 namespace onix::moss_cli {
 
 void AddVersionCommand(CLI::App& app, Context& ctx);
+void AddBootCommand(CLI::App& app, Context& ctx);
 void AddInspectCommand(CLI::App& app, Context& ctx);
 void AddExtractCommand(CLI::App& app, Context& ctx);
 // Repositories and resolution (issue 6).
