@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,43 @@ void WriteAt(int root_fd, const std::string& path, const std::string& contents) 
 
 std::string Runfile(const std::string& path) {
   return StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
+}
+
+// The HTML5 well-formedness we can check without a validator: every non-void element is
+// closed in order, and the document has exactly one <main> and one <h1>. Returns the first
+// problem, or "" for none.
+std::string TagProblem(const std::string& html) {
+  static const std::set<std::string> kVoid = {"meta",  "link", "br",     "hr", "img",
+                                              "input", "col",  "source", "wbr"};
+  std::vector<std::string> open;
+  int mains = 0, h1s = 0;
+  size_t pos = 0;
+  while ((pos = html.find('<', pos)) != std::string::npos) {
+    if (html.compare(pos, 4, "<!--") == 0) {
+      pos = html.find("-->", pos);
+      continue;
+    }
+    const size_t end = html.find('>', pos);
+    if (end == std::string::npos) return "unterminated tag";
+    std::string tag = html.substr(pos + 1, end - pos - 1);
+    pos = end;
+    if (tag.empty() || tag[0] == '!') continue;
+    const bool closing = tag[0] == '/';
+    std::string name = tag.substr(closing ? 1 : 0, tag.find_first_of(" \t\n") - (closing ? 1 : 0));
+    if (closing) {
+      if (open.empty() || open.back() != name) {
+        return StrCat("</", name, "> closes <", open.empty() ? "" : open.back(), ">");
+      }
+      open.pop_back();
+    } else if (kVoid.count(name) == 0) {
+      open.push_back(name);
+      mains += name == "main";
+      h1s += name == "h1";
+    }
+  }
+  if (!open.empty()) return StrCat("<", open.back(), "> never closed");
+  if (mains != 1 || h1s != 1) return StrCat(mains, " <main> and ", h1s, " <h1>");
+  return "";
 }
 
 class GeneratorTest : public ::testing::Test {
@@ -99,6 +137,19 @@ TEST_F(GeneratorTest, PagesAreHtml5WithOneStylesheetAndNoScript) {
   EXPECT_NE(Out("cli.html").find("href=\"cli.html\" aria-current=\"page\""), std::string::npos);
 }
 
+TEST_F(GeneratorTest, EveryPageIsWellFormed) {
+  WriteWorkspaceFile("build/quickstart/onix-status.txt", "<b>not a tag</b>\n");
+  Generate();
+  auto names = fs::ListDir(out_.fd());
+  ASSERT_TRUE(names.ok());
+  for (const std::string& name : *names) {
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".html") {
+      EXPECT_EQ(TagProblem(Out(name)), "") << name;
+    }
+  }
+  EXPECT_NE(TagProblem("<main><h1>x</h1><p></main>"), "");
+}
+
 TEST_F(GeneratorTest, DataSectionReplacesTheMarker) {
   Generate();
   const std::string html = Out("ownership.html");
@@ -110,6 +161,7 @@ TEST_F(GeneratorTest, DataSectionReplacesTheMarker) {
   EXPECT_LT(table, after);
   EXPECT_NE(html.find("<td><code>/usr</code></td>"), std::string::npos);
   EXPECT_NE(html.find("exchanged <code>whole</code>"), std::string::npos);
+  EXPECT_NE(html.find("never &lt;touched&gt;"), std::string::npos);
 }
 
 TEST_F(GeneratorTest, DocsAreDiscoveredAndTheirLinksPointAtPages) {
@@ -237,6 +289,7 @@ TEST_F(GeneratorTest, EveryInternalLinkOfTheRealSiteResolves) {
   EXPECT_TRUE(problems->empty()) << (*problems)[0];
   EXPECT_NE(Out("index.html").find("moss controls the machine. Nix controls the toolbox."),
             std::string::npos);
+  for (const std::string& page : *pages) EXPECT_EQ(TagProblem(Out(page)), "") << page;
 }
 
 TEST_F(GeneratorTest, BuildDistReplacesAnExistingDistWhole) {

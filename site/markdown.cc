@@ -36,6 +36,17 @@ std::string StripTags(std::string_view html, std::string_view tag) {
   return out;
 }
 
+absl::StatusOr<std::string> Render(std::string_view markdown, std::string_view what,
+                                   unsigned flags) {
+  std::string out;
+  // md4c returns non-zero only when it runs out of memory or a callback aborts.
+  if (md_html(markdown.data(), static_cast<MD_SIZE>(markdown.size()), &AppendOutput, &out, flags,
+              MD_HTML_FLAG_SKIP_UTF8_BOM) != 0) {
+    return InvalidArgument(StrCat("rendering ", what, ": md4c refused the document"));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string HtmlEscape(std::string_view text) {
@@ -66,17 +77,13 @@ std::string HtmlEscape(std::string_view text) {
 }
 
 absl::StatusOr<std::string> RenderMarkdown(std::string_view markdown, std::string_view what) {
-  std::string out;
-  // md4c returns non-zero only when it runs out of memory or a callback aborts.
-  if (md_html(markdown.data(), static_cast<MD_SIZE>(markdown.size()), &AppendOutput, &out, kDialect,
-              MD_HTML_FLAG_SKIP_UTF8_BOM) != 0) {
-    return InvalidArgument(StrCat("rendering ", what, ": md4c refused the document"));
-  }
-  return out;
+  return Render(markdown, what, kDialect);
 }
 
 absl::StatusOr<std::string> RenderInline(std::string_view markdown, std::string_view what) {
-  ONIX_ASSIGN_OR_RETURN(std::string html, RenderMarkdown(markdown, what));
+  // Data-file cells are short text: "<x>" there is literal, and raw HTML could unbalance the
+  // surrounding table, so it is escaped rather than passed through.
+  ONIX_ASSIGN_OR_RETURN(std::string html, Render(markdown, what, kDialect | MD_FLAG_NOHTML));
   html = StripTags(html, "p");
   while (!html.empty() && html.back() == '\n') html.pop_back();
   return html;

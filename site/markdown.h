@@ -20,7 +20,7 @@ std::string HtmlEscape(std::string_view text);
 absl::StatusOr<std::string> RenderMarkdown(std::string_view markdown, std::string_view what);
 
 // Renders one line of inline Markdown (for table cells read from data files): the result has
-// no surrounding <p>.
+// no surrounding <p>, and raw HTML in it is escaped, not passed through.
 absl::StatusOr<std::string> RenderInline(std::string_view markdown, std::string_view what);
 
 // The text of the first level-1 ATX heading ("# Title"), if any.

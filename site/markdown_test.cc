@@ -19,6 +19,8 @@ TEST(RenderInline, HasNoParagraphWrapper) {
   EXPECT_EQ(*RenderInline("a `b` *c*", "t"), "a <code>b</code> <em>c</em>");
 }
 
+TEST(RenderInline, EscapesRawHtml) { EXPECT_EQ(*RenderInline("a <b>", "t"), "a &lt;b&gt;"); }
+
 TEST(HtmlEscape, EscapesMarkupAndQuotes) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
