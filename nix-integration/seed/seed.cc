@@ -38,6 +38,7 @@ std::string ToJson(const Receipt& r) {
   j["version"] = 1;
   j["users"] = r.users.added_users;
   j["group_added"] = r.users.added_group;
+  j["created_db_files"] = r.users.created_files;
   j["files"] = r.files;
   j["links"] = r.links;
   j["dirs"] = r.dirs;
@@ -51,6 +52,7 @@ absl::StatusOr<Receipt> ParseReceipt(const std::string& text) {
     if (j.at("version").get<int>() != 1) return InvalidArgument("unknown receipt version");
     r.users.added_users = j.at("users").get<std::vector<std::string>>();
     r.users.added_group = j.at("group_added").get<bool>();
+    r.users.created_files = j.at("created_db_files").get<std::vector<std::string>>();
     r.files = j.at("files").get<std::map<std::string, std::string>>();
     r.links = j.at("links").get<std::map<std::string, std::string>>();
     r.dirs = j.at("dirs").get<std::vector<std::string>>();
@@ -221,6 +223,10 @@ absl::StatusOr<SeedReport> Seed(const std::string& root) {
     report.changed.push_back(StrCat("user ", u));
     auto& added = receipt.users.added_users;
     if (std::find(added.begin(), added.end(), u) == added.end()) added.push_back(u);
+  }
+  for (const auto& f : users.created_files) {
+    auto& created = receipt.users.created_files;
+    if (std::find(created.begin(), created.end(), f) == created.end()) created.push_back(f);
   }
   if (users.added_group) {
     report.changed.push_back("group nixbld");

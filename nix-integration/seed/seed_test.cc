@@ -177,6 +177,18 @@ TEST_F(SeedTest, UnseedRemovesExactlyWhatSeedCreatedAndLeavesNix) {
   EXPECT_TRUE(stdfs::is_directory(root_ + "/nix/var/nix/daemon-socket"));
 }
 
+TEST_F(SeedTest, UnseedOfARootWithoutUserFilesLeavesNoneBehind) {
+  stdfs::remove(root_ + "/etc/passwd");
+  stdfs::remove(root_ + "/etc/group");
+  stdfs::remove(root_ + "/etc/shadow");
+  ASSERT_TRUE(Seed(root_).ok());
+  EXPECT_NE(Read(root_ + "/etc/passwd").find("nixbld1:"), std::string::npos);
+  EXPECT_FALSE(stdfs::exists(root_ + "/etc/shadow"));  // never created, only edited
+  ASSERT_TRUE(Unseed(root_).ok());
+  EXPECT_FALSE(stdfs::exists(root_ + "/etc/passwd"));
+  EXPECT_FALSE(stdfs::exists(root_ + "/etc/group"));
+}
+
 TEST_F(SeedTest, UnseedKeepsAFileEditedAfterSeeding) {
   ASSERT_TRUE(Seed(root_).ok());
   Write(root_ + "/etc/nix/nix.conf", "sandbox = false\n");

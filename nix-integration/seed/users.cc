@@ -113,17 +113,28 @@ void RemoveNames(DbFile& db, const std::set<std::string>& names) {
                  db.lines.end());
 }
 
+// Writes `db`, or removes it when seeding created it and nothing else is left in it.
+absl::Status SaveOrRemove(int root_fd, const DbFile& db, const UsersChange& change) {
+  const auto& created = change.created_files;
+  if (db.lines.empty() && std::find(created.begin(), created.end(), db.path) != created.end()) {
+    return fs::UnlinkAt(root_fd, db.path);
+  }
+  return SaveDb(root_fd, db);
+}
+
 }  // namespace
 
 absl::StatusOr<UsersChange> EnsureBuildUsers(int root_fd) {
   ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAllAt(root_fd, "etc", 0755), "creating etc");
+  UsersChange change;
   ONIX_ASSIGN_OR_RETURN(DbFile passwd, LoadDb(root_fd, "etc/passwd", 0644));
   ONIX_ASSIGN_OR_RETURN(DbFile group, LoadDb(root_fd, "etc/group", 0644));
   ONIX_ASSIGN_OR_RETURN(DbFile shadow, LoadDb(root_fd, "etc/shadow", 0640));
+  if (!passwd.existed) change.created_files.push_back(passwd.path);
+  if (!group.existed) change.created_files.push_back(group.path);
   ONIX_ASSIGN_OR_RETURN(DbFile gshadow, LoadDb(root_fd, "etc/gshadow", 0640));
 
   // Every check runs before the first write, so a refusal leaves all files as they were.
-  UsersChange change;
   bool present = false;
   ONIX_RETURN_IF_ERROR(CheckIds(group, "group", "nixbld", kNixbldGid, &present));
   change.added_group = !present;
@@ -136,13 +147,13 @@ absl::StatusOr<UsersChange> EnsureBuildUsers(int root_fd) {
   for (int i = 1; i <= kNixbldCount; ++i) {
     Upsert(passwd, UserName(i), PasswdLine(i));
     // Locked password; no aging fields, so the line is the same on every run.
-    Upsert(shadow, UserName(i), StrCat(UserName(i), ":!:::::::"));
+    if (shadow.existed) Upsert(shadow, UserName(i), StrCat(UserName(i), ":!:::::::"));
   }
   if (gshadow.existed) Upsert(gshadow, "nixbld", StrCat("nixbld:!::", Members()));
   ONIX_RETURN_IF_ERROR(SaveDb(root_fd, group));
   if (gshadow.existed) ONIX_RETURN_IF_ERROR(SaveDb(root_fd, gshadow));
   ONIX_RETURN_IF_ERROR(SaveDb(root_fd, passwd));
-  ONIX_RETURN_IF_ERROR(SaveDb(root_fd, shadow));
+  if (shadow.existed) ONIX_RETURN_IF_ERROR(SaveDb(root_fd, shadow));
   return change;
 }
 
@@ -158,14 +169,14 @@ absl::Status RemoveBuildUsers(int root_fd, const UsersChange& change) {
     ONIX_ASSIGN_OR_RETURN(DbFile db, LoadDb(root_fd, path, 0644));
     if (!db.existed) continue;
     RemoveNames(db, users);
-    ONIX_RETURN_IF_ERROR(SaveDb(root_fd, db));
+    ONIX_RETURN_IF_ERROR(SaveOrRemove(root_fd, db, change));
   }
   if (change.added_group) {
     for (const char* path : {"etc/group", "etc/gshadow"}) {
       ONIX_ASSIGN_OR_RETURN(DbFile db, LoadDb(root_fd, path, 0644));
       if (!db.existed) continue;
       RemoveNames(db, {"nixbld"});
-      ONIX_RETURN_IF_ERROR(SaveDb(root_fd, db));
+      ONIX_RETURN_IF_ERROR(SaveOrRemove(root_fd, db, change));
     }
   }
   return absl::OkStatus();

@@ -19,6 +19,7 @@ inline constexpr int kNixbldCount = 32;
 struct UsersChange {
   std::vector<std::string> added_users;
   bool added_group = false;
+  std::vector<std::string> created_files;  // e.g. "etc/passwd" when the root had none
 };
 
 // Makes the nixbld group and users present in `root_fd`'s etc/ with the declared fields,
@@ -29,8 +30,9 @@ struct UsersChange {
 // change (so a second call writes nothing); a crash leaves each file old or new.
 absl::StatusOr<UsersChange> EnsureBuildUsers(int root_fd);
 
-// Removes the lines for the users and group listed in `change` (only if they still carry the
-// nixbld ids) from passwd, group, shadow and gshadow. Other lines are kept as they are.
+// Removes the lines for the users and group listed in `change` from passwd, group, shadow and
+// gshadow. Other lines are kept as they are; a file in `created_files` that ends up empty is
+// removed. /etc/shadow and /etc/gshadow are only edited when the root has them.
 absl::Status RemoveBuildUsers(int root_fd, const UsersChange& change);
 
 }  // namespace onix::nixplane

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Nix plane end to end with a REAL nix-daemon, never touching the machine's /, /etc or /nix:
+# the namespace part runs in `unshare --mount --propagation private` inside a throwaway
+# overlay of / (upper layer on a tmpfs), with a scratch directory bind-mounted at /nix. There
+# `onix-nix-integration seed --root /` seeds the overlay, the seeded busybox-init script starts
+# the daemon (recording its pid; only that pid is stopped), `nix profile install
+# nixpkgs#ripgrep` resolves offline to a local path flake, and a fresh login shell finds `rg`.
+# Prints TAP-style lines and ends with "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+if [[ ${1:-} == --inner ]]; then
+  # ---- inside the private mount namespace -------------------------------------------------
+  S=$2
+  BIN=$3
+  results=$S/results
+  t() {  # t "description" command...
+    if "${@:2}" >>"$S/log" 2>&1; then echo "ok - $1" >>"$results"; else echo "not ok - $1" >>"$results"; fi
+  }
+  M=$S/ovl/m
+  mount -t tmpfs onix-nix-plane "$S/ovl"
+  mkdir -p "$S/ovl/up" "$S/ovl/work" "$M"
+  mount -t overlay overlay -o "lowerdir=/,upperdir=$S/ovl/up,workdir=$S/ovl/work" "$M"
+  mkdir -p "$M/nix" "$M/run" "$M/tmp"
+  mount --bind "$S/nix" "$M/nix"
+  mount -t proc proc "$M/proc"
+  mount --rbind /dev "$M/dev"
+  mount --rbind /sys "$M/sys"
+  mount -t tmpfs run "$M/run"
+  mount -t tmpfs tmp "$M/tmp"
+  mkdir -p "$M/opt/onix/bin"
+  cp "$BIN" "$M/opt/onix/bin/onix-nix-integration"
+  cp -r "$repo/nix-integration/data" "$M/opt/onix/data"
+  in_root() { chroot "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/tester "$@"; }
+  # Stops only the daemon this suite started, by its recorded pid (the init script may be
+  # gone after unseed).
+  stop_daemon() {
+    local pid
+    pid=$(cat "$M/run/nix-daemon.pid" 2>/dev/null) || return 0
+    [[ -n $pid ]] || return 0
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$M/run/nix-daemon.pid"
+  }
+  trap stop_daemon EXIT
+  mkdir -p "$M/home/tester"
+
+  # The offline "nixpkgs": a path flake with no inputs; ripgrep is a builtins.derivation run
+  # by a static busybox kept inside a directory (so argv[0] ends in "busybox").
+  mkdir -p "$M/srv/onix/nixpkgs/tools"
+  cp /usr/bin/busybox "$M/srv/onix/nixpkgs/tools/busybox"
+  cp "$S/rg" "$M/srv/onix/nixpkgs/tools/rg"
+  cat >"$M/srv/onix/nixpkgs/flake.nix" <<'EOF'
+{ outputs = { self }: let
+    system = "x86_64-linux";
+    bb = "${self}/tools/busybox";
+    mk = name: script: builtins.derivation {
+      inherit name system; builder = bb; args = [ "sh" "-ec" script ]; };
+  in { packages.${system} = {
+      ripgrep = mk "ripgrep-13.0.0" ''
+        ${bb} mkdir -p $out/bin; ${bb} cp ${self}/tools/rg $out/bin/rg; ${bb} chmod 555 $out/bin/rg'';
+      default = self.packages.${system}.ripgrep; }; }; }
+EOF
+  # The stone's data, with the system registry declaring the local nixpkgs pin.
+  in_root /opt/onix/bin/onix-nix-integration install-data --root / --data /opt/onix/data >>"$S/log" 2>&1
+  printf '%s\n' '{"flakes":[{"from":{"id":"nixpkgs","type":"indirect"},"to":{"path":"/srv/onix/nixpkgs","type":"path"}}],"version":2}' \
+    >"$M/usr/share/defaults/nix/registry.json"
+
+  t "seed --root / in the overlay succeeds" in_root /opt/onix/bin/onix-nix-integration seed --root /
+  t "seeded nixbld users resolve through NSS" in_root sh -c 'getent passwd nixbld32 | grep -q ":30032:30000:" && getent group nixbld | grep -q ":30000:"'
+  t "daemon health before start is 'socket missing'" \
+    sh -c "chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  socket missing'"
+  t "seeded init script starts nix-daemon" in_root NIX_DAEMON_PIDFILE=/run/nix-daemon.pid NIX_DAEMON_LOG=/run/nix-daemon.log /etc/init.d/nix-daemon start
+  t "C++ handshake says healthy" \
+    sh -c "chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  healthy'"
+  t "nix profile install nixpkgs#ripgrep works offline" \
+    in_root sh -c '. /etc/profile.d/nix.sh && timeout 120 nix profile install nixpkgs#ripgrep'
+  t "a fresh login shell has rg on PATH from the seeded hook" \
+    in_root TERM=dumb bash -l -c 'command -v rg | grep -q "^/home/tester/.nix-profile/bin/rg$" && rg --version | grep -q "ripgrep 13.0.0"'
+  t "sourcing the hook twice adds PATH entries once" \
+    in_root sh -c '. /etc/profile.d/nix.sh; . /etc/profile.d/nix.sh; [ "$(echo "$PATH" | tr : "\n" | grep -c nix-profile)" = 1 ]'
+  t "stopping the daemon: handshake says 'not running'" sh -c "
+    chroot '$M' /usr/bin/env -i PATH=/usr/bin:/bin NIX_DAEMON_PIDFILE=/run/nix-daemon.pid /etc/init.d/nix-daemon stop &&
+    chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  not running'"
+  t "daemon restarts (the 'reboot' of this tier)" in_root NIX_DAEMON_PIDFILE=/run/nix-daemon.pid NIX_DAEMON_LOG=/run/nix-daemon.log /etc/init.d/nix-daemon start
+  t "after the restart rg is still on PATH in a fresh login shell" \
+    in_root TERM=dumb bash -l -c 'rg --version | grep -q "ripgrep 13.0.0" && nix profile list | grep -q ripgrep'
+  t "re-seeding the live root changes nothing" \
+    sh -c "chroot '$M' /opt/onix/bin/onix-nix-integration seed --root / | grep -qx '0 changed, 0 drift'"
+  unseed_keeps_nix() {
+    chroot "$M" /opt/onix/bin/onix-nix-integration unseed --root / || return 1
+    ! chroot "$M" getent passwd nixbld1 || { echo "nixbld1 still present"; return 1; }
+    [[ ! -e $M/etc/nix/nix.conf && ! -e $M/etc/profile.d/nix.sh ]] || { echo "files left"; return 1; }
+    ls "$M/nix/store" | grep -q 'ripgrep-13.0.0$' || { echo "store path gone"; return 1; }
+    [[ -d $M/nix/var/nix/profiles/per-user ]] || { echo "profiles gone"; return 1; }
+    # The profile link resolves inside the chroot, so ask there.
+    chroot "$M" test -x /home/tester/.nix-profile/bin/rg || { echo "profile rg gone"; return 1; }
+  }
+  t "unseed removes users and hooks and leaves /nix (store, profiles) alone" unseed_keeps_nix
+  stop_daemon
+  exit 0
+fi
+
+# ---- outside: build, temp-root checks, then the namespace part ------------------------------
+cd "$repo"
+pass=0 fail=0 n=0
+report() {  # report "ok"|"not ok" description
+  n=$((n + 1))
+  if [[ $1 == ok ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  echo "$1 $n - $2"
+}
+t() { if "${@:2}" >/dev/null 2>&1; then report ok "$1"; else report "not ok" "$1"; fi; }
+
+if ! bazel build //nix-integration:onix-nix-integration >/dev/null 2>&1; then
+  report "not ok" "bazel build //nix-integration:onix-nix-integration"
+  echo "$pass passed, $fail failed"
+  exit 1
+fi
+S=$(mktemp -d /tmp/onix-nix-plane.XXXXXX)
+trap 'rm -rf "$S"' EXIT
+# A private copy: the shared bazel-bin may be rebuilt by someone else while this runs.
+cp "$repo/bazel-bin/nix-integration/onix-nix-integration" "$S/onix-nix-integration"
+BIN=$S/onix-nix-integration
+
+snapshot() { (cd "$1" && find . -path ./usr -prune -o -printf '%p %m %l\n' | sort && find . -path ./usr -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
+
+R=$S/root
+mkdir -p "$R/etc"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\n' >"$R/etc/group"
+before=$(snapshot "$R")
+"$BIN" install-data --root "$R" --data nix-integration/data
+t "seed a temp root" "$BIN" seed --root "$R"
+first=$(snapshot "$R")
+t "second seed reports 0 changed, 0 drift" sh -c "'$BIN' seed --root '$R' | grep -qx '0 changed, 0 drift'"
+t "second seed changed nothing byte-for-byte" test "$first" == "$(snapshot "$R")"
+echo 'max-jobs = 4' >>"$R/etc/nix/nix.conf"
+t "edited nix.conf: status shows 1 local override" sh -c "'$BIN' status --root '$R' | grep -qx 'etc drift:   1 local override'"
+t "edited nix.conf is kept by a re-seed" sh -c "'$BIN' seed --root '$R' >/dev/null && tail -1 '$R/etc/nix/nix.conf' | grep -qx 'max-jobs = 4'"
+sed -i '$d' "$R/etc/nix/nix.conf"
+t "unseed removes exactly what seed created (outside /nix)" sh -c "
+  '$BIN' unseed --root '$R' >/dev/null && rm -rf '$R/nix' && [ \"\$(cd '$R' && find . -path ./usr -prune -o -printf '%p %m %l\n' | sort && find . -path ./usr -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)\" = '$before' ]"
+R2=$S/taken
+mkdir -p "$R2/etc"
+printf 'root:x:0:0::/root:/bin/sh\nbob:x:30001:100::/home/bob:/bin/sh\n' >"$R2/etc/passwd"
+"$BIN" install-data --root "$R2" --data nix-integration/data
+refused() {
+  local out rc
+  out=$("$BIN" seed --root "$R2" 2>&1)
+  rc=$?
+  [[ $rc == 1 && $out == *"id 30001 is taken by user 'bob'"* ]]
+}
+t "uid taken by another name is refused with exit 1 and a clear message" refused
+t "refused seed wrote no /etc/nix" test ! -e "$R2/etc/nix"
+
+python3 - "$S/silent.sock" >/dev/null 2>&1 <<'EOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+c, _ = s.accept(); time.sleep(30)
+EOF
+listener=$!
+for _ in $(seq 50); do [[ -S $S/silent.sock ]] && break; sleep 0.05; done
+t "a listener that never answers is 'not responding (timeout)'" sh -c "
+  '$BIN' status --root '$R' --socket '$S/silent.sock' --timeout-ms 300 | grep -qx 'nix daemon:  not responding (timeout)'"
+kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
+
+# The namespace part.
+mkdir -p "$S/nix" "$S/ovl"
+printf '#include <stdio.h>\nint main(int c, char **v) { puts("ripgrep 13.0.0 (onix test stub)"); return 0; }\n' >"$S/rg.c"
+gcc -static -O1 -o "$S/rg" "$S/rg.c"
+: >"$S/results"
+unshare --mount --propagation private bash "$0" --inner "$S" "$BIN"
+while read -r status desc; do
+  case $status in
+    ok) report ok "${desc#- }" ;;
+    not) report "not ok" "${desc#ok - }" ;;
+  esac
+done <"$S/results"
+if [[ $fail -gt 0 && -s $S/log ]]; then echo "# log:"; sed 's/^/#   /' "$S/log" | tail -40; fi
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
