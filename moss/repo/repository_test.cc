@@ -14,6 +14,7 @@
 #include "moss/repo/index.h"
 #include "moss/repo/signature.h"
 #include "moss/repo/test_server.h"
+#include "moss/repo/test_stones.h"
 #include "moss/stone/stone.h"
 
 namespace onix::moss::repo {
@@ -21,38 +22,10 @@ namespace {
 
 using testing::TestHttpServer;
 
-// Writes a small binary stone "<name>-<version>.stone" into `dir` with one file.
 void MakeStone(const std::string& dir, const std::string& name, const std::string& version,
                std::vector<std::string> depends = {}) {
-  stone::Meta meta;
-  meta.name = name;
-  meta.version = version;
-  meta.source_release = 1;
-  meta.build_release = 1;
-  meta.architecture = "x86_64";
-  meta.summary = "test package " + name;
-  for (const auto& d : depends) meta.depends.push_back(*stone::Dependency::Parse(d));
-  const std::string content = "content of " + name + " " + version + "\n";
-  std::vector<stone::LayoutEntry> layout;
-  stone::LayoutEntry d;
-  d.path = "share";
-  d.kind = stone::FileKind::kDirectory;
-  d.mode = 0755;
-  layout.push_back(d);
-  stone::LayoutEntry f;
-  f.path = "share/" + name + ".txt";
-  f.kind = stone::FileKind::kRegular;
-  f.mode = 0644;
-  f.digest = Sha256Of(content);
-  f.size = content.size();
-  layout.push_back(f);
-  absl::Status st = stone::WriteBinaryStoneFrom(
-      meta, layout,
-      [&](const stone::LayoutEntry&, const std::function<absl::Status(std::string_view)>& emit) {
-        return emit(content);
-      },
-      dir + "/" + name + "-" + version + ".stone", stone::WriteOptions{.fsync = false});
-  ASSERT_TRUE(st.ok()) << st;
+  auto path = testing::MakeRepoStone(dir, name, version, depends);
+  ASSERT_TRUE(path.ok()) << path.status();
 }
 
 struct Fixture {

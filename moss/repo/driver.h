@@ -1,0 +1,56 @@
+// The by-name path of moss: request -> resolution against the root's repositories and
+// installed selection -> printed transaction -> verified downloads -> transaction::Apply.
+// `moss sync` uses it; `moss install NAME` / `moss remove NAME --autoremove` call it too.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "moss/repo/fetch.h"
+#include "moss/solver/solver.h"
+#include "moss/transaction/root.h"
+#include "moss/transaction/selection.h"
+#include "moss/transaction/transaction.h"
+
+namespace onix::moss::repo {
+
+// A resolved request as the transaction engine takes it. `selection` is the full next
+// selection: installed packages that stay (stone_path empty: the root knows them) and the
+// repository packages to add (stone_path empty until FetchSelection fills it).
+struct ResolvedSelection {
+  solver::Plan plan;
+  transaction::Selection selection;
+};
+
+// The root's installed packages (active state) as the solver's installed repository.
+absl::StatusOr<std::vector<solver::InstalledPackage>> InstalledForSolver(
+    transaction::MachineRoot& root);
+
+// Resolves `request` against the enabled repositories of `root_path` and `installed`. A plan
+// with problems is returned as is (selection empty); nothing is fetched or changed.
+absl::StatusOr<ResolvedSelection> ResolveSelection(
+    const std::string& root_path, const std::vector<solver::InstalledPackage>& installed,
+    const solver::Request& request);
+
+// Downloads (and verifies) the stones the plan adds and points their selection entries at
+// the cached files, reading each stone's full metadata from the verified file.
+absl::Status FetchSelection(const std::string& root_path, ResolvedSelection& resolved,
+                            Progress* progress, int parallel = 4);
+
+struct ByNameOptions {
+  bool dry_run = false;
+  FILE* out = stdout;  // the plan, progress and results
+  int parallel = 4;
+  transaction::BootHook boot_hook;  // passed to transaction::Apply
+  std::string message;              // history line; derived from the changes when empty
+};
+
+// Runs the whole by-name path. Prints the exact transaction (FormatPlan) first. Unsatisfiable
+// requests print nothing else and return FailedPrecondition carrying the problems in plain
+// words; nothing is changed. With dry_run nothing is fetched or written (the root is opened
+// read-only; a root without /.moss counts as empty).
+absl::Status RunByName(const std::string& root_path, const solver::Request& request,
+                       const ByNameOptions& options);
+
+}  // namespace onix::moss::repo
