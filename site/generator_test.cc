@@ -222,6 +222,37 @@ TEST_F(GeneratorTest, ValidationMatrixShowsResultsFromTheResultsFile) {
   EXPECT_NE(html.find("1 result(s) for checks this page does not describe"), std::string::npos);
 }
 
+TEST_F(GeneratorTest, ValidationMatrixReadsScenarioResultsFromTheTapLog) {
+  WriteWorkspaceFile("build/test-vm.log",
+                     "vm suite: accelerator none, 2 scenarios\n"
+                     "ok 1 - rollback-base (41 s)\n"
+                     "not ok 2 - rollback-nix (90 s)\n"
+                     "    some guest output\n"
+                     "1 passed, 1 failed, 0 skipped\n");
+  Generate();
+  const std::string html = Out("validation.html");
+  EXPECT_NE(html.find("<tr><th scope=\"row\">rolls back</th>"
+                      "<td class=\"result result-pass\" title=\"(41 s)\">pass</td>"
+                      "<td class=\"result result-fail\" title=\"(90 s)\">fail</td></tr>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("2 cell(s) from the suite log <code>build/test-vm.log</code>"),
+            std::string::npos);
+}
+
+TEST_F(GeneratorTest, TapSkipsAreShownAsSkipAndJsonResultsWin) {
+  WriteWorkspaceFile("build/test-vm.log",
+                     "ok 1 - rollback-base # SKIP no KVM\nok 2 - rollback-nix (3 s)\n");
+  WriteWorkspaceFile("build/vm-results.json", R"({"results": [
+      {"check": "rollback", "composition": "nix", "status": "fail"}]})");
+  Generate();
+  const std::string html = Out("validation.html");
+  EXPECT_NE(html.find("<td class=\"result result-skip\" title=\"# SKIP no KVM\">skip</td>"
+                      "<td class=\"result result-fail\">fail</td>"),
+            std::string::npos)
+      << html;
+}
+
 TEST_F(GeneratorTest, ValidationWithoutResultsFileSaysNotRun) {
   Generate();
   const std::string html = Out("validation.html");

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -69,6 +70,38 @@ absl::StatusOr<std::optional<std::pair<std::string, time_t>>> ReadOptional(int d
   if (absl::IsNotFound(file.status())) return std::nullopt;
   if (!file.ok()) return file.status();
   return std::make_pair(std::move(file->contents), file->mtime);
+}
+
+// TAP lines of a suite log ("ok 3 - name (12 s)", "not ok 4 - name", "ok 5 - name # SKIP
+// why") by their first description word, the scenario name. A later line wins, as a
+// rerun appends to the log.
+std::map<std::string, std::pair<std::string, std::string>> ParseTap(std::string_view text) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    std::string status = "pass";
+    if (line.substr(0, 7) == "not ok ") {
+      status = "fail";
+      line.remove_prefix(7);
+    } else if (line.substr(0, 3) == "ok ") {
+      line.remove_prefix(3);
+    } else {
+      continue;
+    }
+    const size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    line.remove_prefix(dash + 3);
+    const size_t space = line.find(' ');
+    const std::string name(line.substr(0, space));
+    std::string detail(space == std::string_view::npos ? "" : line.substr(space + 1));
+    if (detail.find("# SKIP") != std::string::npos) status = "skip";
+    if (!name.empty()) out[name] = {status, detail};
+  }
+  return out;
 }
 
 std::string FormatUtc(time_t t) {
@@ -236,7 +269,41 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
     }
   }
 
+  // Suites that print TAP (tests/vm) fill the cells the data file maps to their scenarios.
+  ONIX_ASSIGN_OR_RETURN(std::string tap_log, Str(doc, "tap_log", kWhat, false));
+  std::optional<std::pair<std::string, time_t>> tap_text;
+  if (!tap_log.empty()) {
+    auto read = ReadOptional(src.workspace_fd, tap_log);
+    if (!read.ok()) return Annotate(read.status(), StrCat("reading ", tap_log));
+    tap_text = *std::move(read);
+  }
+  size_t from_tap = 0;
+  if (tap_text.has_value()) {
+    const auto tap = ParseTap(tap_text->first);
+    for (const json& c : *checks) {
+      auto scenarios = c.find("scenarios");
+      if (scenarios == c.end()) continue;
+      if (!scenarios->is_object()) {
+        return InvalidArgument(StrCat("reading ", kWhat, ": \"scenarios\" must be an object"));
+      }
+      const std::string id = c["id"].get<std::string>();
+      for (const auto& [comp, scenario] : scenarios->items()) {
+        if (!scenario.is_string()) {
+          return InvalidArgument(StrCat("reading ", kWhat, ": scenario names are strings"));
+        }
+        auto hit = tap.find(scenario.get<std::string>());
+        if (hit == tap.end() || results.count({id, comp}) > 0) continue;
+        results[{id, comp}] = hit->second;
+        ++from_tap;
+      }
+    }
+  }
+
   out += "<h2 id=\"matrix\">Matrix</h2>\n";
+  if (tap_text.has_value()) {
+    out += StrCat("<p class=\"results-note\">", from_tap, " cell(s) from the suite log <code>",
+                  HtmlEscape(tap_log), "</code>, written ", FormatUtc(tap_text->second), ".</p>\n");
+  }
   if (results_text->has_value()) {
     out += StrCat("<p class=\"results-note\">Latest results from <code>", HtmlEscape(results_file),
                   "</code>", run_label.empty() ? "" : StrCat(" (", HtmlEscape(run_label), ")"),

@@ -30,9 +30,11 @@ absl::StatusOr<std::string> CliSection(const SectionSources& src);
 // "items": [...]}]} -> an ordered list of phases with their status.
 absl::StatusOr<std::string> RoadmapSection(const SectionSources& src);
 
-// validation.json: {"results_file", "compositions": [{"id", "title", "description"}],
-// "checks": [{"id", "title", "description"}]} plus the results file (format in
-// site/README.md) when it exists -> the composition matrix with the latest pass/fail.
+// validation.json: {"results_file", "tap_log", "compositions": [{"id", "title",
+// "description"}], "checks": [{"id", "title", "description", "scenarios": {"<composition>":
+// "<scenario>"}}]} plus, when they exist, the JSON results file and the TAP log of a suite
+// (formats in site/README.md) -> the composition matrix with the latest pass/fail. A cell
+// with a JSON result ignores the TAP log.
 absl::StatusOr<std::string> ValidationSection(const SectionSources& src);
 
 }  // namespace onix::site
