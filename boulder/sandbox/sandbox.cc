@@ -256,6 +256,9 @@ absl::StatusOr<int> RunSandboxed(const SandboxConfig& cfg) {
     if (need_userns) flags |= CLONE_NEWUSER;
     if (::unshare(flags) != 0) Die(wr, "creating namespaces (unshare)");
     if (need_userns) {
+      // A process that changed its uid (su, setuid) is not dumpable, which makes
+      // /proc/self/*_map root-owned and unwritable for it.
+      (void)::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
       if (!WriteProcFile("/proc/self/setgroups", "deny") ||
           !WriteProcFile("/proc/self/uid_map", StrCat("0 ", uid, " 1\n")) ||
           !WriteProcFile("/proc/self/gid_map", StrCat("0 ", gid, " 1\n"))) {
