@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Asserts that a machine root is glibc-free: no ELF file under ROOT has a glibc program
+# interpreter (PT_INTERP /lib64/ld-linux-x86-64.so.2 or any ld-linux*) or needs libc.so.6
+# or the glibc loader (DT_NEEDED), except below ROOT/ALLOW_PREFIX, where ONIX keeps the
+# private glibc runtime of its own C++ binaries (usr/lib/onix/runtime).
+#
+#   tests/lib/check_no_glibc.sh ROOT [ALLOW_PREFIX]
+#
+# Prints one line per offending file ("glibc: PATH: why") and a summary; exits 1 when any
+# file offends, 2 on bad usage. Symlinks are not followed (their targets are checked where
+# they live), so a link into the allowed prefix does not hide anything.
+set -uo pipefail
+
+root=${1:-}
+allow=${2:-}
+if [[ -z $root || ! -d $root || $# -gt 2 ]]; then
+  echo "usage: check_no_glibc.sh ROOT [ALLOW_PREFIX]" >&2
+  exit 2
+fi
+command -v readelf >/dev/null || { echo "check_no_glibc: readelf missing (binutils)" >&2; exit 2; }
+root=${root%/}
+allow=${allow#/}; allow=${allow%/}
+
+checked=0 bad=0 allowed=0
+while IFS= read -r -d '' f; do
+  # ELF magic first: readelf on every file would be slow and noisy.
+  [[ $(head -c 4 "$f" 2>/dev/null | od -An -c | tr -d ' ') == 177ELF ]] || continue
+  rel=${f#"$root"/}
+  if [[ -n $allow && ( $rel == "$allow" || $rel == "$allow"/* ) ]]; then
+    allowed=$((allowed + 1))
+    continue
+  fi
+  checked=$((checked + 1))
+  why=()
+  interp=$(readelf -lW "$f" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+  case $interp in
+    */ld-linux*) why+=("PT_INTERP $interp") ;;
+  esac
+  while read -r lib; do
+    case $lib in
+      libc.so.6|ld-linux*.so.*) why+=("NEEDED $lib") ;;
+    esac
+  done < <(readelf -dW "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  if ((${#why[@]})); then
+    echo "glibc: /$rel: ${why[*]}"
+    bad=$((bad + 1))
+  fi
+done < <(find "$root" -xdev -type f -print0)
+
+echo "check_no_glibc: $checked ELF files checked, $bad use glibc${allow:+, $allowed allowed below /$allow}"
+((bad == 0))

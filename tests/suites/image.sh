@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Image suite: builds the musl stone set by hand (tools/quarry prove, cached under
+# build/quarry/prove by its inputs), lays out a machine root in the shape moss leaves
+# (/usr, /.moss, /etc, /boot/loader/entries, /boot/onix/<key>/), packs it with tools/onix-image
+# and checks the disk from the outside: partition table (sfdisk --json), ESP (mtools), boot
+# entries (real bootctl), root fs (debugfs), no glibc in the root, a chroot shell on musl,
+# and one OVMF + systemd-boot boot under TCG to a marker printed by the root's init.
+#
+# First run: about 4 min (the stone builds); later runs: about 30-60 s (mostly the boot).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+work=$repo/build/image-test
+n=0 passed=0 failed=0
+
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
+not_ok() {
+  n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+  [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2" | tail -25
+}
+skip() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1 # SKIP $2"; }
+# check NAME CMD...: passes when CMD succeeds; its output is shown on failure.
+check() {
+  local name=$1 out; shift
+  if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+}
+finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
+
+export MTOOLS_SKIP_CHECK=1
+rm -rf "$work"
+mkdir -p "$work"
+
+# --- the stones, by hand ------------------------------------------------------------------
+if ! out=$(tools/quarry fetch 2>&1 && tools/quarry prove 2>&1); then
+  not_ok "every recipe in stones/ builds with musl-gcc by hand (tools/quarry prove)" "$out"
+  finish
+fi
+ok "every recipe in stones/ builds with musl-gcc by hand (tools/quarry prove)"
+grep 'prove .*: \(ok\|unchanged\)' <<<"$out" | sed 's/^/# /'
+
+# --- a machine root in moss's shape -------------------------------------------------------
+root=$work/root
+kver=6.1.0-56-amd64
+fstx=1-$(printf 'onix image test' | sha256sum | cut -c1-4)
+tools/quarry rootfs "$root" musl busybox zstd filesystem branding linux >/dev/null
+mkdir -p "$root/.moss/store" "$root/.moss/root" "$root/.moss/db"
+# The test's own init, in place of the machine's: prints what it sees and powers off.
+mkdir -p "$root/usr/libexec"
+cat > "$root/usr/libexec/onix-smoke-init" <<'EOF'
+#!/bin/sh
+export PATH=/usr/bin:/usr/sbin
+mount -t proc proc /proc
+. /usr/lib/os-release
+echo "ONIX-SMOKE: pid=$$ id=$ID root=$(awk '$2 == "/" { print $1 }' /proc/mounts) hostname=$(cat /etc/hostname) zstd=$(echo roundtrip | zstd -q | zstd -dq)"
+mount -o remount,ro /
+poweroff -f
+EOF
+chmod 755 "$root/usr/libexec/onix-smoke-init"
+# /boot as boot/bls writes it: kernels by content key, one entry per state, default onix-*.
+kdir=$root/usr/lib/kernel/$kver
+key=$( (sha256sum "$kdir/vmlinuz" | cut -d' ' -f1; sha256sum "$kdir/initrd" | cut -d' ' -f1) | sha256sum | cut -c1-16)
+mkdir -p "$root/boot/onix/$key" "$root/boot/loader/entries"
+cp "$kdir/vmlinuz" "$kdir/initrd" "$root/boot/onix/$key/"
+cat > "$root/boot/loader/entries/onix-$fstx.conf" <<EOF
+title ONIX (state $fstx)
+version $fstx
+sort-key onix-0
+linux /onix/$key/vmlinuz
+initrd /onix/$key/initrd
+options root=LABEL=onixroot rw console=ttyS0 panic=-1 init=/usr/libexec/onix-smoke-init moss.fstx=$fstx
+EOF
+printf 'default onix-*\ntimeout 0\nconsole-mode keep\neditor no\n' > "$root/boot/loader/loader.conf"
+# /etc as an admin left it: one file changed (must be kept), one missing (must come back).
+rm -f "$root/etc/passwd"
+echo onix-test > "$root/etc/hostname"
+esp_in=$work/esp-in
+mkdir -p "$esp_in/EFI/Linux"  # an ESP directory with something of its own to carry over
+echo "kept" > "$esp_in/EFI/Linux/README.txt"
+
+# --- no glibc -----------------------------------------------------------------------------
+check "the stone set's root has no glibc interpreter or libc.so.6 (check_no_glibc)" \
+  tests/lib/check_no_glibc.sh "$root" usr/lib/onix/runtime
+bad=$work/bad-root
+mkdir -p "$bad/usr/bin" "$bad/usr/lib/onix/runtime"
+cp /usr/bin/true "$bad/usr/bin/true"
+if out=$(tests/lib/check_no_glibc.sh "$bad" usr/lib/onix/runtime 2>&1); then
+  not_ok "check_no_glibc rejects a glibc program outside the runtime prefix" "$out"
+elif grep -q 'glibc: /usr/bin/true: PT_INTERP /lib64/ld-linux-x86-64.so.2 NEEDED libc.so.6' <<<"$out"; then
+  ok "check_no_glibc rejects a glibc program outside the runtime prefix"
+else
+  not_ok "check_no_glibc rejects a glibc program outside the runtime prefix" "$out"
+fi
+mv "$bad/usr/bin/true" "$bad/usr/lib/onix/runtime/true"
+check "check_no_glibc allows glibc below usr/lib/onix/runtime only" \
+  tests/lib/check_no_glibc.sh "$bad" usr/lib/onix/runtime
+if out=$(tests/lib/check_no_glibc.sh "$bad" 2>&1); then
+  not_ok "check_no_glibc without an allowed prefix rejects the runtime too" "$out"
+else
+  ok "check_no_glibc without an allowed prefix rejects the runtime too"
+fi
+
+# --- the root runs on musl ----------------------------------------------------------------
+if [[ $(id -u) == 0 ]]; then
+  out=$(chroot "$root" /bin/sh -c 'echo ok' 2>&1)
+  [[ $out == ok ]] && ok "chroot ROOT /bin/sh -c 'echo ok' runs busybox on musl" ||
+    not_ok "chroot ROOT /bin/sh -c 'echo ok' runs busybox on musl" "$out"
+  out=$(chroot "$root" /bin/sh -c 'echo across-stones | zstd -q | zstd -dq' 2>&1)
+  [[ $out == across-stones ]] && ok "zstd (NEEDED libzstd.so.1 from the libzstd stone) round-trips in the chroot" ||
+    not_ok "zstd (NEEDED libzstd.so.1 from the libzstd stone) round-trips in the chroot" "$out"
+else
+  skip "chroot ROOT /bin/sh -c 'echo ok' runs busybox on musl" "needs root for chroot"
+  skip "zstd round-trips in the chroot" "needs root for chroot"
+fi
+
+# --- the image ----------------------------------------------------------------------------
+img=$work/disk.img
+if ! out=$(tools/onix-image build --root "$root" --esp "$esp_in" --out "$img" \
+    --profile stones/profiles/tinybox.yaml 2>&1); then
+  not_ok "tools/onix-image builds a disk from the root" "$out"
+  finish
+fi
+echo "$out" | sed 's/^/# /'
+grep -q "built $img .* in [0-9.]* s" <<<"$out" && ok "tools/onix-image builds a disk and prints its build time" ||
+  not_ok "tools/onix-image builds a disk and prints its build time" "$out"
+
+# Partition table, as the kernel and firmware will read it.
+json=$(sfdisk --json "$img" 2>&1)
+pt=$(python3 - "$json" <<'PY'
+import json, sys
+t = json.loads(sys.argv[1])["partitiontable"]
+print(t["label"], len(t["partitions"]))
+for p in t["partitions"]:
+    print(p["type"], p["name"], p["start"], p["size"])
+PY
+)
+expect_types="C12A7328-F81F-11D2-BA4B-00A0C93EC93B ESP
+4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 onixroot
+0FC63DAF-8483-4772-8E79-3D69D8477DE4 onixnix"
+if [[ $(head -1 <<<"$pt") == "gpt 3" && $(tail -n +2 <<<"$pt" | cut -d' ' -f1,2) == "$expect_types" ]]; then
+  ok "sfdisk --json: GPT with ESP (EFI System), onixroot (x86-64 root), onixnix (Linux fs)"
+else
+  not_ok "sfdisk --json: GPT with ESP (EFI System), onixroot (x86-64 root), onixnix (Linux fs)" "$json"
+fi
+esp_start=$(awk 'NR == 2 { print $3 }' <<<"$pt")
+root_start=$(awk 'NR == 3 { print $3 }' <<<"$pt")
+nix_start=$(awk 'NR == 4 { print $3 }' <<<"$pt")
+esp_size=$(awk 'NR == 2 { print $4 }' <<<"$pt")
+[[ $esp_start == 2048 && $esp_size == $((64 * 2048)) ]] &&
+  ok "the ESP starts at 1 MiB and has the profile's 64 MiB" ||
+  not_ok "the ESP starts at 1 MiB and has the profile's 64 MiB" "$pt"
+esp="$img@@$((esp_start * 512))"
+
+# ESP contents, read with mtools (no vfat on this host kernel).
+listing=$(mdir -/ -b -i "$esp" ::/ 2>&1)
+missing=""
+for f in EFI/BOOT/BOOTX64.EFI loader/loader.conf "loader/entries/onix-$fstx.conf" \
+  "onix/$key/vmlinuz" "onix/$key/initrd" EFI/Linux/README.txt; do
+  grep -qx "::/$f" <<<"$listing" || missing+=" $f"
+done
+[[ -z $missing ]] && ok "ESP holds systemd-boot, loader.conf, the entry, the kernel by key and the --esp dir's files" ||
+  not_ok "ESP holds systemd-boot, loader.conf, the entry, the kernel by key and the --esp dir's files" "missing:$missing
+$listing"
+mcopy -n -i "$esp" ::/EFI/BOOT/BOOTX64.EFI "$work/BOOTX64.EFI" 2>/dev/null
+check "EFI/BOOT/BOOTX64.EFI is systemd-boot byte for byte" \
+  cmp "$work/BOOTX64.EFI" /usr/lib/systemd/boot/efi/systemd-bootx64.efi
+check "mtype reads loader.conf from the image with the default onix-*" \
+  sh -c "mtype -i '$esp' ::/loader/loader.conf | grep -qx 'default onix-\*'"
+if out=$(mdir -i "$esp" ::/boot 2>&1); then
+  not_ok "the ESP has no nested /boot (the root's /boot is the ESP itself)" "$out"
+else
+  ok "the ESP has no nested /boot (the root's /boot is the ESP itself)"
+fi
+
+# Boot entries, parsed by the real bootctl on a copy of the ESP.
+espcopy=$work/esp-copy
+mkdir -p "$espcopy"
+mcopy -s -n -i "$esp" ::/* "$espcopy/" 2>/dev/null
+if [[ $(id -u) == 0 ]] && command -v bootctl >/dev/null && command -v unshare >/dev/null; then
+  out=$(unshare -m sh -c "mount --bind '$espcopy' '$espcopy' && SYSTEMD_RELAX_ESP_CHECKS=1 bootctl --esp-path='$espcopy' --no-variables --no-pager list" 2>&1)
+  if grep -q "id: onix-$fstx.conf" <<<"$out" && grep -q "title: ONIX (state $fstx) (default)" <<<"$out" &&
+    grep -q "options: root=LABEL=onixroot .*moss.fstx=$fstx" <<<"$out" &&
+    ! grep -q 'No such file' <<<"$out"; then
+    ok "bootctl list sees the entry as default, its kernel and initrd present"
+  else
+    not_ok "bootctl list sees the entry as default, its kernel and initrd present" "$out"
+  fi
+else
+  skip "bootctl list sees the entry" "needs root, unshare and bootctl (systemd-boot)"
+fi
+
+# The root file system, read with debugfs.
+rootfs="$img?offset=$((root_start * 512))"
+label=$(dumpe2fs -h "$rootfs" 2>/dev/null | awk -F': *' '/^Filesystem volume name/ { print $2 }')
+[[ $label == onixroot ]] && ok "the root partition is ext4 labelled onixroot" ||
+  not_ok "the root partition is ext4 labelled onixroot" "label: '$label'"
+ls_root=$(debugfs -R 'ls -p /' "$rootfs" 2>/dev/null | awk -F/ 'NF > 5 { print $6 }' | sort | tr '\n' ' ')
+want_root=".moss bin boot dev etc lib lib64 nix proc root run sbin sys tmp usr var"
+for d in $want_root; do
+  grep -qw -- "$d" <<<"$ls_root" || { missing_root+=" $d"; }
+done
+[[ -z ${missing_root:-} ]] && ok "the root fs has /usr, /.moss, /etc, the merged-usr links and mount points" ||
+  not_ok "the root fs has /usr, /.moss, /etc, the merged-usr links and mount points" "missing:${missing_root:-} in: $ls_root"
+boot_ls=$(debugfs -R 'ls -p /boot' "$rootfs" 2>/dev/null | awk -F/ 'NF > 5 && $6 != "." && $6 != ".." { print $6 }')
+boot_mode=$(debugfs -R 'ls -p /' "$rootfs" 2>/dev/null | awk -F/ '$6 == "boot" { print $3 }')
+[[ $boot_mode == 040* && -z $boot_ls ]] &&
+  ok "/boot on the root fs is an empty mount point (kernels live on the ESP only)" ||
+  not_ok "/boot on the root fs is an empty mount point (kernels live on the ESP only)" "mode $boot_mode, holds: $boot_ls"
+passwd=$(debugfs -R 'cat /etc/passwd' "$rootfs" 2>/dev/null)
+grep -q '^root:x:0:0:' <<<"$passwd" && ok "a missing /etc file is materialised from /usr/share/defaults/etc" ||
+  not_ok "a missing /etc file is materialised from /usr/share/defaults/etc" "$passwd"
+hostname=$(debugfs -R 'cat /etc/hostname' "$rootfs" 2>/dev/null)
+[[ $hostname == onix-test ]] && ok "an /etc file the admin changed is kept, not reset to the default" ||
+  not_ok "an /etc file the admin changed is kept, not reset to the default" "hostname: $hostname"
+nixlabel=$(dumpe2fs -h "$img?offset=$((nix_start * 512))" 2>/dev/null | awk -F': *' '/^Filesystem volume name/ { print $2 }')
+[[ $nixlabel == onixnix ]] && ok "the /nix partition is ext4 labelled onixnix (fstab mounts it on /nix)" ||
+  not_ok "the /nix partition is ext4 labelled onixnix (fstab mounts it on /nix)" "label: '$nixlabel'"
+
+# A broken root is refused before anything is written.
+broken=$work/broken-root
+mkdir -p "$broken/usr" "$broken/.moss" "$broken/boot/loader/entries"
+printf 'title x\nlinux /onix/none/vmlinuz\n' > "$broken/boot/loader/entries/onix-9-dead.conf"
+if out=$(tools/onix-image build --root "$broken" --out "$work/broken.img" 2>&1); then
+  not_ok "an entry whose kernel is missing from /boot is refused" "$out"
+elif grep -q 'linux /onix/none/vmlinuz is not in' <<<"$out" && [[ ! -e $work/broken.img ]]; then
+  ok "an entry whose kernel is missing from /boot is refused, no image written"
+else
+  not_ok "an entry whose kernel is missing from /boot is refused" "$out"
+fi
+
+# --- one real boot: OVMF -> systemd-boot -> kernel -> initrd -> root's init ---------------
+code=/usr/share/OVMF/OVMF_CODE.fd vars=/usr/share/OVMF/OVMF_VARS.fd
+if ! command -v qemu-system-x86_64 >/dev/null || [[ ! -f $code || ! -f $vars ]]; then
+  skip "the image boots under TCG with OVMF to the root's init" "qemu-system-x86 or ovmf missing"
+  finish
+fi
+cp "$vars" "$work/vars.fd"
+log=$work/serial.log
+t0=$SECONDS
+# TCG only: this host's /dev/kvm cannot run normal guests (docs/images.md).
+timeout 150 qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m 512 -smp 1 \
+  -drive if=pflash,format=raw,readonly=on,file="$code" \
+  -drive if=pflash,format=raw,file="$work/vars.fd" \
+  -drive file="$img",format=raw,if=none,id=sys -device virtio-blk-pci,drive=sys,bootindex=0 \
+  -nodefaults -display none -serial file:"$log" -no-reboot >/dev/null 2>&1
+rc=$?
+marker=$(tr -d '\r' < "$log" | grep -a '^ONIX-SMOKE:' | head -1)
+echo "# boot: qemu exit $rc after $((SECONDS - t0)) s; $marker"
+if [[ $marker == "ONIX-SMOKE: pid=1 id=onix root=/dev/vda2 hostname=onix-test zstd=roundtrip" ]]; then
+  ok "the image boots under TCG with OVMF + systemd-boot to the root's init (pid 1, musl userland)"
+else
+  not_ok "the image boots under TCG with OVMF + systemd-boot to the root's init (pid 1, musl userland)" \
+    "$(tr -d '\r' < "$log" | grep -av '^\s*$' | tail -25)"
+fi
+grep -aq "ONIX-INITRD: root=LABEL=onixroot dev=/dev/vda2 fstx=$fstx" "$log" &&
+  ok "the initrd found the root by label and saw moss.fstx=$fstx" ||
+  not_ok "the initrd found the root by label and saw moss.fstx=$fstx" "$(tail -5 "$log")"
+finish
