@@ -14,12 +14,15 @@ say() { echo "ONIX-INITRD: $*"; }
 emergency() {
   say "EMERGENCY: $*"
   say "the machine root was not switched (or was switched whole); nothing is half-done."
-  say "pick another boot entry, or fix it from this shell; 'exit' powers off."
-  sh
+  # moss.emergency=poweroff (unattended machines, tests): no shell nobody would answer.
+  if [ "$emergency_action" != poweroff ]; then
+    say "pick another boot entry, or fix it from this shell; 'exit' powers off."
+    sh
+  fi
   poweroff -f
 }
 
-root_spec=LABEL=onixroot rootfstype=ext4 rootflags=rw init=/sbin/init fstx=
+root_spec=LABEL=onixroot rootfstype=ext4 rootflags=rw init=/sbin/init fstx= emergency_action=shell
 for word in $(cat /proc/cmdline); do
   case $word in
     root=*) root_spec=${word#root=} ;;
@@ -27,6 +30,7 @@ for word in $(cat /proc/cmdline); do
     rootflags=*) rootflags=${word#rootflags=} ;;
     init=*) init=${word#init=} ;;
     moss.fstx=*) fstx=${word#moss.fstx=} ;;
+    moss.emergency=*) emergency_action=${word#moss.emergency=} ;;
   esac
 done
 say "cmdline=$(cat /proc/cmdline)"
