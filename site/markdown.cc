@@ -4,6 +4,7 @@
 #include <md4c.h>
 
 #include <cctype>
+#include <map>
 #include <string>
 
 #include "moss/base/status.h"
@@ -128,6 +129,8 @@ std::string RewriteHrefs(std::string_view html,
 
 std::string AddHeadingIds(std::string_view html) {
   std::string out;
+  // Ids must be unique in a page; a repeated heading gets "-2", "-3" like GitHub's anchors.
+  std::map<std::string, int> seen;
   size_t pos = 0;
   while (pos < html.size()) {
     const size_t at = html.find("<h", pos);
@@ -143,8 +146,9 @@ std::string AddHeadingIds(std::string_view html) {
     if (end == std::string_view::npos) break;
     const std::string_view inner = html.substr(at + 4, end - at - 4);
     out.append(html.substr(pos, at - pos));
-    out += StrCat("<h", std::string(1, level), " id=\"", Slugify(StripTags(inner, "code")), "\">",
-                  inner, close);
+    std::string id = Slugify(StripTags(inner, "code"));
+    if (const int n = ++seen[id]; n > 1) id = StrCat(id, "-", n);
+    out += StrCat("<h", std::string(1, level), " id=\"", id, "\">", inner, close);
     pos = end + close.size();
   }
   out.append(html.substr(pos));

@@ -40,6 +40,11 @@ TEST(RewriteHrefs, ReplacesOrDropsEachHref) {
   EXPECT_EQ(out, "<a href=\"a.html\">A</a> <a>B</a>");
 }
 
+TEST(AddHeadingIds, RepeatedHeadingsGetUniqueIds) {
+  EXPECT_EQ(AddHeadingIds("<h2>Notes</h2><h3>Notes</h3>"),
+            "<h2 id=\"notes\">Notes</h2><h3 id=\"notes-2\">Notes</h3>");
+}
+
 TEST(AddHeadingIds, GivesH2AndH3SlugIds) {
   EXPECT_EQ(AddHeadingIds("<h1>T</h1><h2>Who owns <code>/usr</code>?</h2><h3>A b</h3>"),
             "<h1>T</h1><h2 id=\"who-owns-usr\">Who owns <code>/usr</code>?</h2>"
