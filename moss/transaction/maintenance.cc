@@ -1,0 +1,243 @@
+#include "moss/transaction/maintenance.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "moss/base/check.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/state/tree.h"
+#include "moss/transaction/content.h"
+
+namespace onix::moss::transaction {
+namespace {
+
+// Every object a retained state needs.
+absl::StatusOr<std::set<store::ObjectKey>> ReferencedObjects(MachineRoot& root) {
+  std::set<store::ObjectKey> out;
+  ONIX_ASSIGN_OR_RETURN(std::vector<db::StateRecord> states, root.db().States());
+  for (const auto& st : states) {
+    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(st));
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> layout, root.LayoutOf(m));
+    for (const auto& e : layout) {
+      if (e.entry.kind == stone::FileKind::kRegular) out.insert(state::KeyOf(e.entry));
+    }
+  }
+  return out;
+}
+
+struct StateTree {
+  db::StateRecord record;
+  std::string rel;  // below root fd ("usr") or states fd ("<fstx>/usr")
+  bool active = false;
+};
+
+absl::StatusOr<std::vector<StateTree>> Trees(MachineRoot& root) {
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
+  ONIX_ASSIGN_OR_RETURN(std::vector<db::StateRecord> states, root.db().States());
+  std::vector<StateTree> out;
+  for (auto& s : states) {
+    const bool is_active = active && *active == s.fstx;
+    out.push_back({s, is_active ? "usr" : MachineRoot::ArchivedUsr(s.fstx), is_active});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run) {
+  ONIX_CHECK(root.writable()) << "garbage collection needs the root lock";
+  GcResult gc;
+  ONIX_ASSIGN_OR_RETURN(std::set<store::ObjectKey> referenced, ReferencedObjects(root));
+  ONIX_ASSIGN_OR_RETURN(std::vector<store::ObjectKey> all, root.store().List());
+  for (const auto& key : all) {
+    if (referenced.count(key)) continue;
+    absl::StatusOr<struct stat> st = fs::StatAt(root.store().fd(), key.RelPath());
+    if (st.ok()) gc.bytes_freed += static_cast<uint64_t>(st->st_size);
+    ++gc.objects_removed;
+    if (!dry_run) ONIX_RETURN_IF_ERROR(root.store().Remove(key));
+  }
+  if (dry_run) return gc;
+  ONIX_ASSIGN_OR_RETURN(std::vector<Digest> stones, root.db().DeleteUnreferencedStones());
+  // The cache may also hold stones the database never recorded (a crash between caching
+  // and recording): anything not known is garbage.
+  std::set<std::string> removed_hex;
+  for (const auto& d : stones) removed_hex.insert(d.Hex());
+  ONIX_ASSIGN_OR_RETURN(UniqueFd cache, fs::OpenDirAt(root.moss_fd(), "cache/stones"));
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> files, fs::ListDir(cache.get()));
+  for (const auto& f : files) {
+    const std::string hex = f.substr(0, f.find('.'));
+    absl::StatusOr<Digest> d = Digest::FromHex(hex);
+    bool keep = false;
+    if (d.ok() && absl::EndsWith(f, ".stone") && !removed_hex.count(hex)) {
+      ONIX_ASSIGN_OR_RETURN(std::optional<db::StoneRecord> rec, root.db().GetStone(*d));
+      keep = rec.has_value();
+    }
+    if (keep) continue;
+    ONIX_RETURN_IF_ERROR(fs::UnlinkAt(cache.get(), f));
+    if (d.ok() && removed_hex.count(hex)) ++gc.stones_removed;
+  }
+  return gc;
+}
+
+absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<std::string>& ids,
+                                          bool dry_run) {
+  ONIX_CHECK(root.writable()) << "removing states needs the root lock";
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
+  std::vector<db::StateRecord> doomed;
+  for (const auto& id : ids) {
+    ONIX_ASSIGN_OR_RETURN(db::StateRecord st, root.ResolveState(id));
+    if (active && *active == st.fstx) {
+      return FailedPrecondition(
+          StrCat("state ", st.fstx, " is active (and the boot default); it cannot be removed"));
+    }
+    doomed.push_back(std::move(st));
+  }
+  RemoveResult result;
+  for (const auto& st : doomed) result.removed.push_back(st.fstx);
+  if (dry_run) {
+    // What GC would free once these are gone is only known after removal; report none.
+    return result;
+  }
+  for (const auto& st : doomed) {
+    const std::string what = StrCat("removing state ", st.fstx);
+    const std::string trash = StrCat(".trash-", st.fstx);
+    ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
+    absl::Status moved = fs::RenameAt(root.states_fd(), st.fstx, root.states_fd(), trash);
+    if (!moved.ok() && !absl::IsNotFound(moved)) return Annotate(moved, what);
+    ONIX_RETURN_IF_ERROR_CTX(root.db().DeleteState(st.number), what);
+    ONIX_RETURN_IF_ERROR_CTX(root.history().DropState(st.fstx), what);
+    ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
+  }
+  ONIX_ASSIGN_OR_RETURN(result.gc, CollectGarbage(root));
+  return result;
+}
+
+absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run) {
+  if (keep < 1) return InvalidArgument("prune --keep must be at least 1 (the active state)");
+  ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
+  std::vector<std::string> doomed;
+  size_t kept = 0;
+  for (const auto& s : states) kept += s.active ? 1 : 0;
+  // Newest first; the active state is already counted.
+  for (auto it = states.rbegin(); it != states.rend(); ++it) {
+    if (it->active) continue;
+    if (kept < keep) {
+      ++kept;
+    } else {
+      doomed.push_back(it->fstx);
+    }
+  }
+  if (doomed.empty()) {
+    RemoveResult none;
+    if (!dry_run) {
+      ONIX_ASSIGN_OR_RETURN(none.gc, CollectGarbage(root));
+    }
+    return none;
+  }
+  return RemoveStates(root, doomed, dry_run);
+}
+
+absl::StatusOr<VerifyReport> Verify(MachineRoot& root, bool repair) {
+  VerifyReport report;
+  ONIX_ASSIGN_OR_RETURN(std::set<store::ObjectKey> referenced, ReferencedObjects(root));
+  ONIX_ASSIGN_OR_RETURN(std::vector<store::ObjectKey> all, root.store().List());
+  std::set<store::ObjectKey> bad;
+  std::set<store::ObjectKey> present(all.begin(), all.end());
+  for (const auto& key : all) {
+    ++report.objects_checked;
+    absl::Status s = root.store().Verify(key);
+    if (!s.ok()) {
+      bad.insert(key);
+      report.problems.push_back({"store", key.Name(), "content does not match its digest"});
+    }
+  }
+  for (const auto& key : referenced) {
+    if (!present.count(key)) {
+      bad.insert(key);
+      report.problems.push_back({"store", key.Name(), "missing"});
+    }
+  }
+  auto object_ok = [&](const store::ObjectKey& k) { return !bad.count(k); };
+
+  ONIX_ASSIGN_OR_RETURN(std::vector<StateTree> trees, Trees(root));
+  std::map<std::string, std::vector<state::TreeProblem>> tree_problems;
+  std::map<std::string, std::vector<stone::LayoutEntry>> layouts;
+  for (const auto& t : trees) {
+    ++report.states_checked;
+    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(t.record));
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> merged, root.LayoutOf(m));
+    layouts[t.record.fstx] = state::Entries(merged);
+    absl::StatusOr<UniqueFd> dir =
+        t.active ? fs::OpenDirAt(root.fd(), t.rel) : fs::OpenDirAt(root.states_fd(), t.rel);
+    if (!dir.ok()) {
+      report.problems.push_back({t.record.fstx, "", "tree is missing"});
+      tree_problems[t.record.fstx].push_back({"", "tree is missing"});
+      continue;
+    }
+    ONIX_ASSIGN_OR_RETURN(
+        std::vector<state::TreeProblem> problems,
+        state::CheckTree(root.store(), layouts[t.record.fstx], dir->get(), object_ok));
+    for (const auto& p : problems) report.problems.push_back({t.record.fstx, p.path, p.problem});
+    tree_problems[t.record.fstx] = std::move(problems);
+  }
+  if (!repair) {
+    report.clean_after = report.problems.empty();
+    return report;
+  }
+  ONIX_CHECK(root.writable()) << "repair needs the root lock";
+
+  // Objects first: drop the corrupt ones (trees keep their own link to the bad inode and are
+  // rebuilt below), then refetch everything referenced and missing from the stone cache.
+  for (const auto& key : bad) ONIX_RETURN_IF_ERROR(root.store().Remove(key));
+  NeededObjects needed;
+  for (const auto& key : bad) {
+    if (referenced.count(key)) needed[key.digest].insert(key);
+  }
+  ONIX_RETURN_IF_ERROR_CTX(FetchObjects(root, needed, {}), "repairing the store");
+  report.repaired += bad.size();
+  bad.clear();
+
+  // Then trees: re-check (objects were replaced) and rebuild what is wrong.
+  for (const auto& t : trees) {
+    std::vector<stone::LayoutEntry>& layout = layouts[t.record.fstx];
+    const int base = t.active ? root.fd() : root.states_fd();
+    absl::StatusOr<UniqueFd> dir = fs::OpenDirAt(base, t.rel);
+    if (!dir.ok()) {
+      // A whole archived tree is gone: rebuild it beside and rename it into place.
+      const std::string tmp = StrCat(".repair-", t.record.fstx);
+      ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), tmp));
+      ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), tmp, 0755));
+      ONIX_ASSIGN_OR_RETURN(UniqueFd fresh, fs::OpenDirAt(root.states_fd(), tmp));
+      ONIX_RETURN_IF_ERROR(state::BuildTree(root.store(), layout, fresh.get()));
+      ONIX_RETURN_IF_ERROR(state::WriteTreeId(fresh.get(), {t.record.fstx, state::NewToken()}));
+      absl::Status made = fs::MkdirAt(root.states_fd(), t.record.fstx, 0755);
+      if (!made.ok() && !absl::IsAlreadyExists(made)) return made;
+      ONIX_RETURN_IF_ERROR(fs::RenameNoReplaceAt(root.states_fd(), tmp, root.states_fd(), t.rel));
+      ++report.repaired;
+      continue;
+    }
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::TreeProblem> problems,
+                          state::CheckTree(root.store(), layout, dir->get(), object_ok));
+    std::map<std::string, const stone::LayoutEntry*> by_path;
+    for (const auto& e : layout) by_path[e.path] = &e;
+    for (const auto& p : problems) {
+      ONIX_RETURN_IF_ERROR_CTX(state::RepairEntry(root.store(), *by_path[p.path], dir->get()),
+                               StrCat("repairing state ", t.record.fstx));
+      ++report.repaired;
+    }
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::TreeProblem> after,
+                          state::CheckTree(root.store(), layout, dir->get(), object_ok));
+    if (!after.empty()) report.clean_after = false;
+  }
+  ONIX_RETURN_IF_ERROR(root.store().Sync());
+  return report;
+}
+
+}  // namespace onix::moss::transaction

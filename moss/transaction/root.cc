@@ -1,0 +1,137 @@
+#include "moss/transaction/root.h"
+
+#include <cstdio>
+
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/state/fstx.h"
+#include "moss/state/tree.h"
+
+namespace onix::moss::transaction {
+namespace {
+
+absl::Status EnsureDir(int dirfd, std::string_view name) {
+  absl::Status s = fs::MkdirAt(dirfd, name, 0755);
+  if (absl::IsAlreadyExists(s)) return absl::OkStatus();
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<MachineRoot> MachineRoot::Open(const std::string& path, Access access,
+                                              LockWait wait) {
+  const std::string what = StrCat("opening machine root ", path);
+  MachineRoot r;
+  r.path_ = path;
+  while (r.path_.size() > 1 && r.path_.back() == '/') r.path_.pop_back();
+  ONIX_ASSIGN_OR_RETURN(r.fd_, fs::OpenDir(r.path_));
+  if (access == Access::kWrite) {
+    ONIX_RETURN_IF_ERROR_CTX(EnsureDir(r.fd_.get(), ".moss"), what);
+  }
+  absl::StatusOr<UniqueFd> moss = fs::OpenDirAt(r.fd_.get(), ".moss");
+  if (absl::IsNotFound(moss.status())) {
+    return NotFound(StrCat(what, ": no .moss directory (moss has not installed anything here)"));
+  }
+  if (!moss.ok()) return Annotate(moss.status(), what);
+  r.moss_fd_ = std::move(*moss);
+  if (access == Access::kWrite) {
+    absl::StatusOr<FileLock> lock = FileLock::Acquire(r.moss_fd_.get(), "lock", LockWait::kFail);
+    if (absl::IsUnavailable(lock.status()) && wait == LockWait::kWait) {
+      std::fprintf(stderr, "moss: waiting for the lock on %s/.moss: %s\n", r.path_.c_str(),
+                   std::string(lock.status().message()).c_str());
+      lock = FileLock::Acquire(r.moss_fd_.get(), "lock", LockWait::kWait);
+    }
+    if (!lock.ok()) return Annotate(lock.status(), what);
+    r.lock_ = std::make_unique<FileLock>(std::move(*lock));
+    for (const char* d : {"root", "db", "cache", "cache/stones"}) {
+      ONIX_RETURN_IF_ERROR_CTX(EnsureDir(r.moss_fd_.get(), d), what);
+    }
+  }
+  ONIX_ASSIGN_OR_RETURN(r.states_fd_, fs::OpenDirAt(r.moss_fd_.get(), "root"));
+  ONIX_ASSIGN_OR_RETURN(store::Store store, store::Store::Open(r.moss_fd_.get()));
+  r.store_ = std::make_unique<store::Store>(std::move(store));
+  ONIX_ASSIGN_OR_RETURN(db::Db db, db::Db::Open(StrCat(r.path_, "/.moss/db/moss.sqlite")));
+  r.db_ = std::make_unique<db::Db>(std::move(db));
+  ONIX_ASSIGN_OR_RETURN(history::History h,
+                        history::History::Open(StrCat(r.path_, "/.moss/history.git")));
+  r.history_ = std::make_unique<history::History>(std::move(h));
+  return r;
+}
+
+absl::StatusOr<std::optional<std::string>> MachineRoot::ActiveFstx() {
+  absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(fd(), "usr");
+  if (absl::IsNotFound(usr.status())) return std::optional<std::string>();
+  if (!usr.ok()) return usr.status();
+  absl::StatusOr<state::TreeId> id = state::ReadTreeId(usr->get());
+  if (absl::IsNotFound(id.status())) return std::optional<std::string>();
+  if (!id.ok()) return Annotate(id.status(), StrCat("reading ", path_, "/usr/.fstx"));
+  return std::optional<std::string>(id->fstx);
+}
+
+absl::StatusOr<std::optional<db::StateRecord>> MachineRoot::ActiveState() {
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> fstx, ActiveFstx());
+  if (!fstx) return std::optional<db::StateRecord>();
+  ONIX_ASSIGN_OR_RETURN(state::Fstx id, state::Fstx::Parse(*fstx));
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> rec, db_->GetState(id.number));
+  if (!rec || rec->fstx != *fstx) {
+    return FailedPrecondition(StrCat(path_, "/usr is state ", *fstx,
+                                     " but the database does not know it; run moss state verify"));
+  }
+  return rec;
+}
+
+std::string MachineRoot::ArchivedUsr(std::string_view fstx) { return StrCat(fstx, "/usr"); }
+
+std::string MachineRoot::UsrDirOf(std::string_view fstx, bool active) const {
+  return active ? StrCat(path_, "/usr") : StrCat(path_, "/.moss/root/", fstx, "/usr");
+}
+
+absl::StatusOr<std::vector<RetainedState>> MachineRoot::RetainedStates() {
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, ActiveFstx());
+  ONIX_ASSIGN_OR_RETURN(std::vector<db::StateRecord> states, db_->States());
+  std::vector<RetainedState> out;
+  for (const auto& s : states) {
+    const bool is_active = active && *active == s.fstx;
+    if (!is_active) {
+      ONIX_ASSIGN_OR_RETURN(bool exists, fs::ExistsAt(states_fd(), ArchivedUsr(s.fstx)));
+      if (!exists) continue;
+    }
+    out.push_back({s.number, s.fstx, UsrDirOf(s.fstx, is_active), s.created_unix, is_active,
+                   s.summary, s.parent_fstx});
+  }
+  return out;
+}
+
+absl::StatusOr<db::StateRecord> MachineRoot::ResolveState(std::string_view id) {
+  ONIX_ASSIGN_OR_RETURN(state::Fstx query, state::Fstx::Parse(id));
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> rec, db_->GetState(query.number));
+  if (rec && rec->committed) {
+    ONIX_ASSIGN_OR_RETURN(state::Fstx full, state::Fstx::Parse(rec->fstx));
+    if (query.Names(full)) return *rec;
+  }
+  return NotFound(StrCat("no state ", id, " in ", path_, " (see moss state list)"));
+}
+
+absl::StatusOr<state::Manifest> MachineRoot::ManifestOf(const db::StateRecord& st) {
+  absl::StatusOr<state::Manifest> m = state::Manifest::FromJson(st.manifest_json);
+  if (!m.ok()) return Annotate(m.status(), StrCat("reading state ", st.fstx));
+  return m;
+}
+
+absl::StatusOr<std::vector<state::OwnedEntry>> MachineRoot::LayoutOf(
+    const state::Manifest& manifest) {
+  std::vector<std::vector<stone::LayoutEntry>> layouts;
+  layouts.reserve(manifest.packages.size());
+  for (const auto& p : manifest.packages) {
+    ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(p.stone_digest));
+    layouts.push_back(std::move(l));
+  }
+  std::vector<state::PackageLayout> in;
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    in.push_back({manifest.packages[i].meta.name, &layouts[i]});
+  }
+  return state::MergeLayouts(in);
+}
+
+}  // namespace onix::moss::transaction

@@ -1,0 +1,527 @@
+#include "moss/transaction/transaction.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_join.h"
+#include "moss/base/check.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/state/fstx.h"
+#include "moss/state/tree.h"
+#include "moss/stone/stone.h"
+#include "moss/transaction/content.h"
+#include "moss/transaction/crash_point.h"
+#include "moss/transaction/signals.h"
+#include "moss/triggers/sandbox.h"
+#include "moss/triggers/triggers.h"
+
+namespace onix::moss::transaction {
+namespace {
+
+constexpr char kStaging[] = "staging";
+constexpr char kStagingUsr[] = "staging/usr";
+constexpr char kSandbox[] = "sandbox";
+
+void Log(const Options& o, std::string_view line) {
+  if (o.log) o.log(line);
+}
+
+absl::Status EnsureDir(int dirfd, std::string_view name) {
+  absl::Status s = fs::MkdirAt(dirfd, name, 0755);
+  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
+}
+
+// What ROOT/usr is before the switch.
+struct Previous {
+  enum Kind { kNone, kEmptyUnmanaged, kTree } kind = kNone;
+  state::TreeId id;
+};
+
+// Refuses a ROOT/usr moss did not make (we never take over a tree we cannot archive and
+// restore); an empty one is accepted, as a freshly created root has.
+absl::StatusOr<Previous> InspectUsr(MachineRoot& root) {
+  Previous p;
+  absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
+  if (absl::IsNotFound(usr.status())) return p;
+  if (!usr.ok()) return usr.status();
+  absl::StatusOr<state::TreeId> id = state::ReadTreeId(usr->get());
+  if (id.ok()) {
+    p.kind = Previous::kTree;
+    p.id = *id;
+    return p;
+  }
+  if (!absl::IsNotFound(id.status())) return id.status();
+  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> entries, fs::ListDir(usr->get()));
+  if (!entries.empty()) {
+    return FailedPrecondition(StrCat(root.path(), "/usr exists but is not a moss state (no .fstx);",
+                                     " move it away before the first moss transaction"));
+  }
+  p.kind = Previous::kEmptyUnmanaged;
+  return p;
+}
+
+std::vector<std::string> ChangedPaths(const state::LayoutDiff& d) {
+  std::vector<std::string> out = d.added;
+  out.insert(out.end(), d.removed.begin(), d.removed.end());
+  out.insert(out.end(), d.changed.begin(), d.changed.end());
+  return out;
+}
+
+// Everything the shared switch ladder needs.
+struct SwitchContext {
+  std::string fstx;
+  uint64_t new_state_number = 0;  // 0: activating an existing state
+  Previous previous;
+  std::vector<std::string> changed;  // paths relative to /usr, for system triggers
+  // A new state's history commit; empty for an activation (only the active ref moves).
+  std::map<std::string, std::string> history_files;
+  std::string history_message;
+  std::string parent_fstx;
+  int64_t created_unix = 0;
+};
+
+// Removes a candidate that will never be switched to. Not crash-critical: a leftover
+// staging tree is removed by the next transaction and a candidate row is never listed.
+void Abandon(MachineRoot& root, uint64_t number) {
+  (void)fs::RemoveTreeAt(root.states_fd(), kStaging);
+  if (number != 0) (void)root.db().DeleteState(number);
+}
+
+// Phase "usr exchanged". Commit point: renameat2(RENAME_EXCHANGE) of staging/usr with
+// ROOT/usr (a plain no-replace rename when ROOT has no usr yet). Before it, the old /usr is
+// active; after it, the new one, with the old tree at staging/usr. The database marks the
+// state committed right after; a crash in between leaves a candidate row whose tree is
+// active, which recovery (issue 5) completes.
+absl::Status ExchangeUsr(MachineRoot& root, const SwitchContext& ctx) {
+  const std::string what = StrCat("switching ", root.path(), "/usr to state ", ctx.fstx);
+  if (ctx.previous.kind == Previous::kNone) {
+    ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr, root.fd(), "usr"),
+                             what);
+  } else {
+    ONIX_RETURN_IF_ERROR_CTX(fs::RenameExchangeAt(root.states_fd(), kStagingUsr, root.fd(), "usr"),
+                             what);
+  }
+  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.fd()), what);
+  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd(), kStaging), what);
+  if (ctx.new_state_number != 0) {
+    ONIX_RETURN_IF_ERROR_CTX(root.db().MarkCommitted(ctx.new_state_number), what);
+  }
+  return absl::OkStatus();
+}
+
+// Phase "root links": bin, sbin, lib, lib64 -> usr/... when missing. Idempotent; a crash
+// leaves some links made, which the next run completes. A real directory or a different
+// link is never replaced (that is the admin's), only reported.
+void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings) {
+  bool created = false;
+  for (const char* name : {"bin", "sbin", "lib", "lib64"}) {
+    const std::string target = StrCat("usr/", name);
+    absl::StatusOr<struct stat> st = fs::StatAt(root.fd(), name);
+    if (absl::IsNotFound(st.status())) {
+      absl::Status s = fs::SymlinkAt(target, root.fd(), name);
+      if (!s.ok()) warnings.push_back(StrCat("creating /", name, ": ", s.message()));
+      created = created || s.ok();
+      continue;
+    }
+    if (!st.ok()) {
+      warnings.push_back(std::string(st.status().message()));
+    } else if (S_ISLNK(st->st_mode)) {
+      absl::StatusOr<std::string> have = fs::ReadLinkAt(root.fd(), name);
+      if (have.ok() && *have != target && *have != "/" + target) {
+        warnings.push_back(
+            StrCat("/", name, " points to ", *have, ", not ", target, "; left alone"));
+      }
+    } else {
+      warnings.push_back(StrCat("/", name, " is not a link to ", target, "; left alone"));
+    }
+  }
+  if (created) (void)fs::FsyncDirAt(root.fd());
+}
+
+// Phase "system triggers": sys.d triggers of the new /usr whose globs match a changed path,
+// chrooted into ROOT. Runs after the commit point, so a failure is a warning; a crash
+// before they finish means recovery (issue 5) reruns them (they must be idempotent).
+void RunSystemTriggers(MachineRoot& root, const SwitchContext& ctx, const Options& o,
+                       std::vector<std::string>& warnings) {
+  absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
+  if (!usr.ok()) {
+    warnings.push_back(std::string(usr.status().message()));
+    return;
+  }
+  absl::StatusOr<std::vector<triggers::Trigger>> list =
+      triggers::LoadTriggers(usr->get(), triggers::kSysDir);
+  if (!list.ok()) {
+    warnings.push_back(std::string(list.status().message()));
+    return;
+  }
+  for (const auto& t : *list) {
+    if (!triggers::Fires(t, ctx.changed)) continue;
+    Log(o, StrCat("running system trigger ", t.name));
+    absl::Status s = triggers::RunInRoot(root.path(), t.run);
+    if (!s.ok()) warnings.push_back(StrCat("system trigger ", t.name, ": ", s.message()));
+  }
+}
+
+// Phase "previous archived": staging/usr (the old tree since the exchange) moves to
+// .moss/root/<old fstx>/usr by a no-replace rename. A crash before it leaves the old tree
+// at staging/usr, identified by the .fstx token inside it; after it, archived.
+absl::Status ArchivePrevious(MachineRoot& root, const SwitchContext& ctx) {
+  const Previous& prev = ctx.previous;
+  if (prev.kind == Previous::kNone) return absl::OkStatus();
+  const std::string what = "archiving the previous /usr";
+  if (prev.kind == Previous::kEmptyUnmanaged) {
+    return Annotate(fs::RmdirAt(root.states_fd(), kStagingUsr), what);
+  }
+  ONIX_RETURN_IF_ERROR_CTX(EnsureDir(root.states_fd(), prev.id.fstx), what);
+  ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr, root.states_fd(),
+                                                 MachineRoot::ArchivedUsr(prev.id.fstx)),
+                           what);
+  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd(), prev.id.fstx), what);
+  return Annotate(fs::FsyncDirAt(root.states_fd(), kStaging), what);
+}
+
+// Phase "boot entries synced": the boot hook sees every retained state. After the commit
+// point; a failure is a warning (the machine still boots the previous default entry).
+void SyncBoot(MachineRoot& root, const Options& o, std::vector<std::string>& warnings) {
+  if (!o.boot_hook) return;
+  absl::StatusOr<std::vector<RetainedState>> states = root.RetainedStates();
+  absl::Status s = states.ok() ? o.boot_hook(root.path(), *states) : states.status();
+  if (!s.ok()) warnings.push_back(StrCat("syncing boot entries: ", s.message()));
+}
+
+// Phase "history committed": the state's commit (parent = the state it was built from) and
+// refs/states/<fstx>, then refs/heads/active. Each ref update is atomic; a crash between
+// them is completed by recovery (CommitState is idempotent).
+absl::Status CommitHistory(MachineRoot& root, const SwitchContext& ctx,
+                           std::vector<std::string>& warnings) {
+  const std::string what = StrCat("recording state ", ctx.fstx, " in history");
+  if (!ctx.history_files.empty()) {
+    ONIX_RETURN_IF_ERROR_CTX(
+        root.history().CommitState(ctx.fstx, ctx.history_files, ctx.history_message,
+                                   ctx.parent_fstx, ctx.created_unix),
+        what);
+  }
+  absl::Status s = root.history().SetActive(ctx.fstx);
+  if (absl::IsNotFound(s)) {
+    warnings.push_back(StrCat(what, ": ", s.message()));
+    return absl::OkStatus();
+  }
+  return Annotate(s, what);
+}
+
+// The ladder from the exchange intent to completion, shared by Apply and Activate.
+// Pre-condition: the candidate tree is at .moss/root/staging/usr, durable, with its .fstx.
+absl::Status Switch(MachineRoot& root, const SwitchContext& ctx, const Options& o,
+                    std::vector<std::string>& warnings) {
+  // From here to the end a Ctrl-C is held until we are done: stopping half-way through the
+  // post-commit phases would only leave work for recovery.
+  DeferSignals defer;
+  // Phase "usr exchange intent": nothing changes on disk yet (issue 5 writes the journal's
+  // intent record here). A crash leaves the old /usr active and the candidate in staging.
+  CrashPoint("usr-exchange-intent");
+  ONIX_RETURN_IF_ERROR(ExchangeUsr(root, ctx));
+  CrashPoint("usr-exchanged");
+  EnsureRootLinks(root, warnings);
+  CrashPoint("root-links");
+  RunSystemTriggers(root, ctx, o, warnings);
+  CrashPoint("system-triggers");
+  ONIX_RETURN_IF_ERROR(ArchivePrevious(root, ctx));
+  CrashPoint("previous-archived");
+  SyncBoot(root, o, warnings);
+  CrashPoint("boot-entries-synced");
+  ONIX_RETURN_IF_ERROR(CommitHistory(root, ctx, warnings));
+  CrashPoint("history-committed");
+  // Phase "complete": the empty staging directory goes. A crash leaves it; harmless.
+  absl::Status s = fs::RmdirAt(root.states_fd(), kStaging);
+  if (!s.ok() && !absl::IsNotFound(s)) warnings.push_back(std::string(s.message()));
+  CrashPoint("complete");
+  return absl::OkStatus();
+}
+
+// Phase "tx triggers done": tx.d triggers of the candidate whose globs match a changed path
+// run sandboxed against staging/usr. Nothing outside staging changes, so a crash or a
+// failure leaves the old /usr active; the caller abandons the candidate on failure.
+absl::Status RunTxTriggers(MachineRoot& root, int staging_usr_fd,
+                           const std::vector<std::string>& changed, const Options& o) {
+  ONIX_ASSIGN_OR_RETURN(std::vector<triggers::Trigger> list,
+                        triggers::LoadTriggers(staging_usr_fd, triggers::kTxDir));
+  bool ran = false;
+  for (const auto& t : list) {
+    if (!triggers::Fires(t, changed)) continue;
+    ONIX_RETURN_IF_ERROR(EnsureDir(root.states_fd(), kSandbox));
+    Log(o, StrCat("running transaction trigger ", t.name));
+    triggers::SandboxSpec spec;
+    spec.usr_dir = StrCat(root.path(), "/.moss/root/", kStagingUsr);
+    spec.scratch_dir = StrCat(root.path(), "/.moss/root/", kSandbox);
+    ONIX_RETURN_IF_ERROR_CTX(triggers::RunSandboxed(spec, t.run),
+                             StrCat("transaction trigger ", t.name, " (", t.file, ")"));
+    ran = true;
+  }
+  if (ran) ONIX_RETURN_IF_ERROR(root.store().Sync());
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> HistoryFiles(
+    const state::Manifest& m, const std::string& fstx, const std::string& parent,
+    const std::map<std::string, const std::vector<stone::LayoutEntry>*>& layouts) {
+  std::map<std::string, std::string> files;
+  files["manifest.json"] = m.ToJson();
+  files["state"] = StrCat("fstx ", fstx, "\nparent ", parent.empty() ? "-" : parent, "\n");
+  for (const auto& p : m.packages) {
+    std::string text = StrCat("name ", p.meta.name, "\nversion ", state::VersionRelease(p.meta),
+                              "\nbuild ", p.meta.build_release, "\nstone ", p.stone_digest.Hex(),
+                              "\nexplicit ", p.is_explicit ? "yes" : "no", "\n\n");
+    auto it = layouts.find(p.meta.name);
+    if (it != layouts.end()) text += state::LayoutText(*it->second);
+    files[StrCat("packages/", p.meta.name)] = std::move(text);
+  }
+  return files;
+}
+
+}  // namespace
+
+std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state::Manifest& to) {
+  std::map<std::string, PackageChange> changes;
+  for (const auto& p : from.packages) {
+    changes[p.meta.name] = {p.meta.name, state::VersionRelease(p.meta), ""};
+  }
+  for (const auto& p : to.packages) {
+    const state::PackageRecord* old = from.Find(p.meta.name);
+    if (old && old->stone_digest == p.stone_digest) {
+      changes.erase(p.meta.name);
+      continue;
+    }
+    changes[p.meta.name].name = p.meta.name;
+    changes[p.meta.name].to = state::VersionRelease(p.meta);
+  }
+  std::vector<PackageChange> out;
+  for (auto& [name, c] : changes) out.push_back(std::move(c));
+  return out;
+}
+
+std::string ChangeMessage(const std::vector<PackageChange>& changes) {
+  int added = 0, removed = 0, updated = 0;
+  for (const auto& c : changes) {
+    if (c.from.empty()) {
+      ++added;
+    } else if (c.to.empty()) {
+      ++removed;
+    } else {
+      ++updated;
+    }
+  }
+  if (changes.size() == 1) {
+    const PackageChange& c = changes[0];
+    if (added) return StrCat("install ", c.name, " ", c.to);
+    if (removed) return StrCat("remove ", c.name);
+    return StrCat("update ", c.name, " ", c.from, " -> ", c.to);
+  }
+  if (changes.empty()) return "no package changes";
+  std::string msg = StrCat("+", added, " -", removed);
+  if (updated) msg += StrCat(" ~", updated);
+  return msg + " packages";
+}
+
+absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, const Options& o) {
+  ONIX_CHECK(root.writable()) << "Apply needs the root lock";
+  Result result;
+  Plan& plan = result.plan;
+
+  // --- Planning: everything that can be refused is refused here, before any write. ---
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> active, root.ActiveState());
+  state::Manifest old_manifest;
+  std::vector<stone::LayoutEntry> old_layout;
+  if (active) {
+    plan.from_fstx = active->fstx;
+    ONIX_ASSIGN_OR_RETURN(old_manifest, root.ManifestOf(*active));
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> merged, root.LayoutOf(old_manifest));
+    old_layout = state::Entries(merged);
+  }
+  ONIX_ASSIGN_OR_RETURN(Previous previous, InspectUsr(root));
+
+  std::vector<std::unique_ptr<stone::StoneReader>> readers(selection.size());
+  std::vector<std::vector<stone::LayoutEntry>> layouts(selection.size());
+  std::set<std::string> names;
+  for (size_t i = 0; i < selection.size(); ++i) {
+    const SelectedPackage& pkg = selection[i];
+    if (!names.insert(pkg.meta.name).second) {
+      return InvalidArgument(StrCat("package ", pkg.meta.name, " is selected twice"));
+    }
+    if (!pkg.stone_path.empty()) {
+      absl::StatusOr<stone::StoneReader> r = stone::StoneReader::Open(pkg.stone_path);
+      if (!r.ok()) return Annotate(r.status(), StrCat("reading stone ", pkg.stone_path));
+      readers[i] = std::make_unique<stone::StoneReader>(std::move(*r));
+      layouts[i] = readers[i]->layout();
+    } else {
+      absl::StatusOr<std::vector<stone::LayoutEntry>> l = root.db().Layout(pkg.stone_digest);
+      if (!l.ok()) {
+        return Annotate(l.status(), StrCat("package ", pkg.meta.name,
+                                           ": its stone is not known here; give the .stone file"));
+      }
+      layouts[i] = std::move(*l);
+    }
+  }
+  std::vector<state::PackageLayout> inputs;
+  std::map<std::string, const std::vector<stone::LayoutEntry>*> layout_by_name;
+  for (size_t i = 0; i < selection.size(); ++i) {
+    inputs.push_back({selection[i].meta.name, &layouts[i]});
+    layout_by_name[selection[i].meta.name] = &layouts[i];
+  }
+  absl::StatusOr<std::vector<state::OwnedEntry>> merged = state::MergeLayouts(inputs);
+  if (!merged.ok()) return Annotate(merged.status(), "refusing the transaction");
+  const std::vector<stone::LayoutEntry> new_layout = state::Entries(*merged);
+
+  state::Manifest manifest;
+  for (size_t i = 0; i < selection.size(); ++i) {
+    manifest.packages.push_back({selection[i].meta, selection[i].stone_digest,
+                                 selection[i].is_explicit, state::LayoutDigest(layouts[i])});
+  }
+  std::sort(manifest.packages.begin(), manifest.packages.end(),
+            [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+  manifest.layout_digest = state::LayoutDigest(new_layout);
+  plan.packages = DiffPackages(old_manifest, manifest);
+  plan.files = state::DiffLayouts(old_layout, new_layout);
+  plan.message = o.message.empty() ? ChangeMessage(plan.packages) : o.message;
+  if (active && manifest.ToJson() == old_manifest.ToJson()) {
+    plan.noop = true;
+    plan.to_fstx = plan.from_fstx;
+    return result;
+  }
+  ONIX_ASSIGN_OR_RETURN(const uint64_t number, root.db().NextStateNumber());
+  plan.to_fstx = state::Fstx::Make(number, manifest.ContentDigest()).ToString();
+  if (o.dry_run) return result;
+
+  // --- Phase "candidate prepared": stones recorded and cached, content in the store, the
+  // candidate tree at staging/usr with its .fstx, a candidate row, one syncfs. Nothing the
+  // active state uses is touched: a crash leaves the old /usr active plus garbage
+  // (staging, unreferenced objects, a candidate row) that the next transaction clears. ---
+  Log(o, StrCat("preparing state ", plan.to_fstx, " (", new_layout.size(), " paths)"));
+  std::vector<const stone::StoneReader*> sources;
+  for (size_t i = 0; i < selection.size(); ++i) {
+    if (!readers[i]) continue;
+    sources.push_back(readers[i].get());
+    ONIX_RETURN_IF_ERROR(
+        root.db().PutStone(selection[i].stone_digest, readers[i]->meta(), layouts[i]));
+    ONIX_RETURN_IF_ERROR(CacheStone(root, selection[i].stone_path, selection[i].stone_digest));
+  }
+  ONIX_ASSIGN_OR_RETURN(NeededObjects needed, MissingObjects(root.store(), new_layout));
+  ONIX_RETURN_IF_ERROR(FetchObjects(root, needed, sources));
+
+  ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
+  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
+  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStagingUsr, 0755));
+  ONIX_ASSIGN_OR_RETURN(UniqueFd staging_usr, fs::OpenDirAt(root.states_fd(), kStagingUsr));
+  absl::Status built = state::BuildTree(root.store(), new_layout, staging_usr.get());
+  if (built.ok()) built = state::WriteTreeId(staging_usr.get(), {plan.to_fstx, state::NewToken()});
+  if (!built.ok()) {
+    Abandon(root, 0);
+    return Annotate(built, StrCat("building state ", plan.to_fstx));
+  }
+  const int64_t now = static_cast<int64_t>(::time(nullptr));
+  db::StateRecord record{number,       plan.to_fstx,      plan.from_fstx, now,
+                         plan.message, manifest.ToJson(), false};
+  std::vector<db::StatePackage> packages;
+  for (const auto& p : manifest.packages) packages.push_back({p.stone_digest, p.is_explicit});
+  absl::Status added = root.db().AddState(record, packages);
+  if (added.ok()) added = root.store().Sync();
+  if (!added.ok()) {
+    Abandon(root, number);
+    return Annotate(added, StrCat("recording state ", plan.to_fstx));
+  }
+  CrashPoint("candidate-prepared");
+
+  const std::vector<std::string> changed = ChangedPaths(plan.files);
+  absl::Status triggered = RunTxTriggers(root, staging_usr.get(), changed, o);
+  if (!triggered.ok()) {
+    Abandon(root, number);
+    return Annotate(triggered, StrCat("preparing state ", plan.to_fstx,
+                                      " (aborted; the active state is unchanged)"));
+  }
+  CrashPoint("tx-triggers-done");
+
+  SwitchContext ctx;
+  ctx.fstx = plan.to_fstx;
+  ctx.new_state_number = number;
+  ctx.previous = previous;
+  ctx.changed = changed;
+  ctx.history_files = HistoryFiles(manifest, plan.to_fstx, plan.from_fstx, layout_by_name);
+  std::string body;
+  for (const auto& c : plan.packages) {
+    body += c.from.empty() ? StrCat("+ ", c.name, " ", c.to, "\n")
+            : c.to.empty() ? StrCat("- ", c.name, " ", c.from, "\n")
+                           : StrCat("~ ", c.name, " ", c.from, " -> ", c.to, "\n");
+  }
+  ctx.history_message =
+      StrCat(plan.message, "\n\n", body, "\nstate ", plan.to_fstx,
+             plan.from_fstx.empty() ? "" : StrCat(" from ", plan.from_fstx), "\n");
+  ctx.parent_fstx = plan.from_fstx;
+  ctx.created_unix = now;
+  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
+  return result;
+}
+
+absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Options& o) {
+  ONIX_CHECK(root.writable()) << "Activate needs the root lock";
+  Result result;
+  Plan& plan = result.plan;
+  ONIX_ASSIGN_OR_RETURN(db::StateRecord target, root.ResolveState(id));
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> active, root.ActiveState());
+  ONIX_ASSIGN_OR_RETURN(Previous previous, InspectUsr(root));
+  if (active && active->fstx == target.fstx) {
+    return FailedPrecondition(StrCat("state ", target.fstx, " is already active"));
+  }
+  const std::string archived = MachineRoot::ArchivedUsr(target.fstx);
+  {
+    absl::StatusOr<UniqueFd> tree = fs::OpenDirAt(root.states_fd(), archived);
+    absl::StatusOr<state::TreeId> tree_id =
+        tree.ok() ? state::ReadTreeId(tree->get()) : absl::StatusOr<state::TreeId>(tree.status());
+    if (!tree_id.ok() || tree_id->fstx != target.fstx) {
+      return FailedPrecondition(StrCat("the tree of state ", target.fstx, " (", root.path(),
+                                       "/.moss/root/", archived,
+                                       ") is missing or not that state; run moss state verify"));
+    }
+  }
+  ONIX_ASSIGN_OR_RETURN(state::Manifest to_manifest, root.ManifestOf(target));
+  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> to_layout, root.LayoutOf(to_manifest));
+  state::Manifest from_manifest;
+  std::vector<stone::LayoutEntry> from_layout;
+  if (active) {
+    plan.from_fstx = active->fstx;
+    ONIX_ASSIGN_OR_RETURN(from_manifest, root.ManifestOf(*active));
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> l, root.LayoutOf(from_manifest));
+    from_layout = state::Entries(l);
+  }
+  plan.to_fstx = target.fstx;
+  plan.packages = DiffPackages(from_manifest, to_manifest);
+  plan.files = state::DiffLayouts(from_layout, state::Entries(to_layout));
+  plan.message = StrCat("activate ", target.fstx);
+  if (o.dry_run) return result;
+
+  // Phase "candidate prepared": the archived tree moves to staging/usr (one rename; the
+  // tree's .fstx still names it, so a crash leaves it identifiable there). Its triggers ran
+  // when it was built, so the "tx triggers done" phase has nothing to do.
+  Log(o, StrCat("activating state ", target.fstx));
+  ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
+  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
+  ONIX_RETURN_IF_ERROR(fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
+  ONIX_RETURN_IF_ERROR(fs::RmdirAt(root.states_fd(), target.fstx));
+  ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd()));
+  ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd(), kStaging));
+  CrashPoint("candidate-prepared");
+  CrashPoint("tx-triggers-done");
+
+  SwitchContext ctx;
+  ctx.fstx = target.fstx;
+  ctx.previous = previous;
+  ctx.changed = ChangedPaths(plan.files);
+  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
+  return result;
+}
+
+}  // namespace onix::moss::transaction
