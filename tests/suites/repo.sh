@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Repositories end to end through the moss CLI (docs/repositories.md): keygen, index (byte
+# identical on re-index), signed repositories over HTTP from a python3 http.server on
+# 127.0.0.1 started here, search, resolution problems, sync --dry-run, cache.
+# Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+work=$(mktemp -d /tmp/repo-suite.XXXXXX)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0 failed=0 n=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { local what=$1; shift; if "$@" >>"$work/log" 2>&1; then ok "$what"; else notok "$what"; tail -5 "$work/log"; fi; }
+
+if bazel build //moss:moss //moss/repo:make_repo_stone >"$work/bazel.log" 2>&1; then
+  ok "moss and make_repo_stone build"
+else
+  tail -20 "$work/bazel.log"; notok "moss and make_repo_stone build"
+  echo "$passed passed, $failed failed"; exit 1
+fi
+moss=$repo/bazel-bin/moss/moss
+mk=$repo/bazel-bin/moss/repo/make_repo_stone
+root=$work/root srv=$work/srv
+mkdir -p "$root" "$srv"
+
+$mk "$srv" zlib 1.3 --provides 'soname(libz.so.1(x86_64))'
+$mk "$srv" curl 8.0 --depends 'soname(libz.so.1(x86_64))'
+
+check "keygen writes a key pair" "$moss" keygen "$work/k"
+check "index signs the repository" "$moss" index "$srv" --sign "$work/k.key"
+cp "$srv/stone.index" "$work/index.1"
+"$moss" index "$srv" --sign "$work/k.key" >/dev/null 2>&1
+check "re-indexing is byte-identical" cmp "$srv/stone.index" "$work/index.1"
+check "SHA256SUMS verifies with sha256sum" bash -c "cd '$srv' && sha256sum --quiet -c SHA256SUMS"
+
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$srv" >"$work/http.log" 2>&1 &
+server_pid=$!
+port=
+for _ in $(seq 50); do
+  port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$work/http.log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+url=http://127.0.0.1:$port
+
+check "repo add with a key" "$moss" -D "$root" repo add main "$url" --key "$work/k.pub"
+check "repo update verifies the signed index over http" "$moss" -D "$root" repo update
+out=$("$moss" -D "$root" search curl 2>&1)
+if grep -q '^curl .*8.0-1-1 .*main' <<<"$out"; then ok "search finds a package"; else notok "search finds a package"; echo "$out"; fi
+out=$("$moss" -D "$root" search --provides 'soname(libz.so.1(x86_64))' 2>&1)
+if grep -q '^zlib ' <<<"$out"; then ok "search --provides finds the soname provider"; else notok "search --provides finds the soname provider"; echo "$out"; fi
+out=$("$moss" -D "$root" search --json zlib 2>&1)
+if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="zlib" and len(d[0]["sha256"])==64' <<<"$out"; then
+  ok "search --json is machine-readable"; else notok "search --json is machine-readable"; echo "$out"; fi
+
+out=$("$moss" -D "$root" sync --dry-run 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q 'nothing to do' <<<"$out"; then ok "sync --dry-run on an empty root has nothing to do"; else notok "sync --dry-run on an empty root has nothing to do"; echo "$out"; fi
+
+# An unsigned index where a key is configured is refused and the old index stays.
+rm "$srv/stone.index.sig"
+out=$("$moss" -D "$root" repo update 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'not signed' <<<"$out"; then ok "unsigned index is refused when a key is configured"; else notok "unsigned index is refused when a key is configured"; echo "$out"; fi
+check "the previously verified index still resolves" "$moss" -D "$root" search zlib
+
+# A tampered index fails verification.
+"$moss" index "$srv" --sign "$work/k.key" >/dev/null 2>&1
+printf 'x' >>"$srv/stone.index"
+out=$("$moss" -D "$root" repo update 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'signature does not match' <<<"$out"; then ok "tampered index is refused"; else notok "tampered index is refused"; echo "$out"; fi
+
+check "repo disable" "$moss" -D "$root" repo disable main
+out=$("$moss" -D "$root" repo list --json)
+if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["enabled"] is False' <<<"$out"; then ok "repo list --json shows it disabled"; else notok "repo list --json shows it disabled"; echo "$out"; fi
+"$moss" -D "$root" repo enable main >/dev/null
+out=$("$moss" -D "$root" cache size --json)
+if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["stones"]==0 and d["index_bytes"]>0' <<<"$out"; then ok "cache size --json"; else notok "cache size --json"; echo "$out"; fi
+check "cache clean" "$moss" -D "$root" cache clean
+check "repo remove" "$moss" -D "$root" repo remove main
+out=$("$moss" -D "$root" repo add bad ftp://x 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'is not file' <<<"$out"; then ok "repo add refuses an unknown scheme with exit 2"; else notok "repo add refuses an unknown scheme with exit 2"; echo "rc=$rc $out"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
