@@ -15,6 +15,7 @@ const CommandEntry kCommands[] = {
     {"repo", &AddRepoCommand},
     {"cache", &AddCacheCommand},
     {"search", &AddSearchCommand},
+    {"sync", &AddSyncCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
 

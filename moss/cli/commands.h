@@ -15,5 +15,6 @@ void AddKeygenCommand(CLI::App& app, Context& ctx);
 void AddRepoCommand(CLI::App& app, Context& ctx);
 void AddCacheCommand(CLI::App& app, Context& ctx);
 void AddSearchCommand(CLI::App& app, Context& ctx);
+void AddSyncCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::moss_cli
