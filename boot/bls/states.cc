@@ -25,7 +25,9 @@ int64_t MtimeOf(const std::string& path) {
 
 absl::StatusOr<std::string> ReadTreeFstx(std::string_view usr_dir) {
   const std::string path = StrCat(usr_dir, "/.fstx");
-  ONIX_ASSIGN_OR_RETURN(std::string text, ReadFilePath(path, 4096));
+  absl::StatusOr<std::string> read = ReadFilePath(path, 4096);
+  if (!read.ok()) return Annotate(read.status(), StrCat("reading ", path));
+  std::string text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
     text.pop_back();
   }
