@@ -1,5 +1,7 @@
 // onix-nix-integration: seeds and unseeds the Nix plane in a machine root, rebuilds the
 // graphics bridge, and reports the plane's status. Run at boot and after every moss switch.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -18,6 +20,8 @@ namespace onix::nixplane {
 namespace {
 
 constexpr char kProgram[] = "onix-nix-integration";
+
+std::string Parent(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
 std::string RootPath(const std::string& root, const std::string& abs) {
   return root == "/" ? abs : StrCat(root, abs);
@@ -47,32 +51,68 @@ absl::Status RunBridge(const std::string& root, const std::string& run_dir,
   return absl::OkStatus();
 }
 
+// What the boot unit and the moss system trigger run: converge the seam, then the bridge.
+absl::Status RunSync(const std::string& root, const std::string& run_dir) {
+  ONIX_RETURN_IF_ERROR(RunSeed(root));
+  // A root without /run (an image being built) has no bridge to keep.
+  struct stat st;
+  if (::stat(Parent(run_dir).c_str(), &st) != 0) {
+    std::cout << "no " << Parent(run_dir) << ": bridge not built\n";
+    return absl::OkStatus();
+  }
+  return RunBridge(root, run_dir, "");
+}
+
+// Each line is computed on its own, so one failing check still leaves the others readable;
+// the first failure becomes the exit status.
 absl::Status RunStatus(const std::string& root, const std::string& run_dir, const std::string& fstx,
                        const std::string& socket, int timeout_ms, bool json) {
+  absl::Status first_error;
+  auto keep = [&](const absl::Status& s) {
+    if (first_error.ok()) first_error = s;
+    return StrCat("error: ", s.message());
+  };
   const DaemonHealth health = CheckDaemon(socket, absl::Milliseconds(timeout_ms));
-  ONIX_ASSIGN_OR_RETURN(std::vector<DriftEntry> drift, EtcNixDrift(root));
-  ONIX_ASSIGN_OR_RETURN(bridge::BridgeStatus opengl, bridge::Check(root, run_dir, fstx));
+  auto drift = EtcNixDrift(root);
+  auto opengl = bridge::Check(root, run_dir, fstx);
   auto schema = DbSchemaVersion(RootPath(root, "/nix"));
-  if (!schema.ok() && !absl::IsNotFound(schema.status())) return schema.status();
+
+  std::string drift_text, opengl_text, schema_text;
+  if (drift.ok()) {
+    drift_text = StrCat(drift->size(), drift->size() == 1 ? " local override" : " local overrides");
+  } else {
+    drift_text = keep(drift.status());
+  }
+  opengl_text = opengl.ok() ? opengl->ToString() : keep(opengl.status());
+  if (schema.ok()) {
+    schema_text = StrCat("schema ", *schema);
+  } else if (absl::IsNotFound(schema.status())) {
+    schema_text = "not created yet";
+  } else {
+    schema_text = keep(schema.status());
+  }
+
   if (json) {
     nlohmann::json j;
     j["nix_daemon"] = health.ToString();
     j["nix_version"] = health.nix_version;
     j["etc_drift"] = nlohmann::json::array();
-    for (const auto& d : drift) j["etc_drift"].push_back(d.ToString());
-    j["opengl"] = opengl.ToString();
-    j["db_schema"] = schema.ok() ? *schema : 0;
+    if (drift.ok()) {
+      for (const auto& d : *drift) j["etc_drift"].push_back(d.ToString());
+    }
+    j["opengl"] = opengl_text;
+    j["nix_db"] = schema_text;
     std::cout << j.dump(2) << "\n";
-    return absl::OkStatus();
+    return first_error;
   }
   std::cout << "nix daemon:  " << health.ToString() << "\n";
-  std::cout << "etc drift:   " << drift.size()
-            << (drift.size() == 1 ? " local override" : " local overrides") << "\n";
-  for (const auto& d : drift) std::cout << "  " << d.ToString() << "\n";
-  std::cout << "opengl:      " << opengl.ToString() << "\n";
-  std::cout << "nix db:      "
-            << (schema.ok() ? StrCat("schema ", *schema) : std::string("not created yet")) << "\n";
-  return absl::OkStatus();
+  std::cout << "etc drift:   " << drift_text << "\n";
+  if (drift.ok()) {
+    for (const auto& d : *drift) std::cout << "  " << d.ToString() << "\n";
+  }
+  std::cout << "opengl:      " << opengl_text << "\n";
+  std::cout << "nix db:      " << schema_text << "\n";
+  return first_error;
 }
 
 int RunMain(int argc, char** argv) {
@@ -93,11 +133,15 @@ int RunMain(int argc, char** argv) {
   auto* br = app.add_subcommand("bridge", "rebuild /run/opengl-driver from the active state");
   br->add_option("--root", root, "machine root")->capture_default_str();
   br->add_option("--run-dir", run_dir, "bridge directory (default ROOT/run/opengl-driver)");
-  br->add_option("--fstx", fstx, "the active state's fstx, recorded in the bridge");
+  br->add_option("--fstx", fstx, "the active state's fstx (default: from ROOT/usr/.fstx)");
+  auto* sync = app.add_subcommand(
+      "sync", "seed, then rebuild the bridge for ROOT/usr's state (boot and after every switch)");
+  sync->add_option("--root", root, "machine root")->capture_default_str();
+  sync->add_option("--run-dir", run_dir, "bridge directory (default ROOT/run/opengl-driver)");
   auto* st = app.add_subcommand("status", "daemon health, /etc/nix drift, bridge coherence");
   st->add_option("--root", root, "machine root")->capture_default_str();
   st->add_option("--run-dir", run_dir, "bridge directory (default ROOT/run/opengl-driver)");
-  st->add_option("--fstx", fstx, "the active state's fstx (stale check)");
+  st->add_option("--fstx", fstx, "the active state's fstx (default: from ROOT/usr/.fstx)");
   st->add_option("--socket", socket,
                  "daemon socket (default ROOT/nix/var/nix/daemon-socket/socket)");
   st->add_option("--timeout-ms", timeout_ms, "handshake timeout")->capture_default_str();
@@ -123,6 +167,8 @@ int RunMain(int argc, char** argv) {
     status = RunUnseed(root);
   } else if (br->parsed()) {
     status = RunBridge(root, run_dir, fstx);
+  } else if (sync->parsed()) {
+    status = RunSync(root, run_dir);
   } else if (st->parsed()) {
     status = RunStatus(root, run_dir, fstx, socket, timeout_ms, json);
   } else if (inst->parsed()) {

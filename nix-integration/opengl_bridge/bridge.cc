@@ -162,10 +162,22 @@ std::string DefaultRunDir(const std::string& root) {
   return StrCat(RootPrefix(root), "/run/opengl-driver");
 }
 
+absl::StatusOr<std::string> ActiveFstx(const std::string& root) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd root_fd, fs::OpenDir(root));
+  auto text = fs::ReadFileAt(root_fd.get(), "usr/.fstx", 4096);
+  if (absl::IsNotFound(text.status())) return std::string();
+  if (!text.ok()) return Annotate(text.status(), StrCat("reading ", root, "/usr/.fstx"));
+  return text->substr(0, text->find('\n'));
+}
+
 absl::StatusOr<RebuildReport> Rebuild(const std::string& root, const std::string& run_dir,
-                                      std::string_view fstx) {
+                                      std::string_view fstx_arg) {
   const std::string ctx = StrCat("rebuilding ", run_dir);
   auto result = [&]() -> absl::StatusOr<RebuildReport> {
+    std::string fstx(fstx_arg);
+    if (fstx.empty()) {
+      ONIX_ASSIGN_OR_RETURN(fstx, ActiveFstx(root));
+    }
     ONIX_ASSIGN_OR_RETURN(UniqueFd root_fd, fs::OpenDir(root));
     ONIX_ASSIGN_OR_RETURN(std::vector<Entry> entries, SourceEntries(root_fd.get()));
     ONIX_ASSIGN_OR_RETURN(std::string digest, SourceDigest(root_fd.get(), entries));
@@ -206,7 +218,7 @@ absl::StatusOr<RebuildReport> Rebuild(const std::string& root, const std::string
       }
     }
     nlohmann::json marker;
-    marker["fstx"] = std::string(fstx);
+    marker["fstx"] = fstx;
     marker["source_digest"] = digest;
     ONIX_RETURN_IF_ERROR(fs::WriteFileAtomicAt(tree.get(), kMarker, marker.dump(2) + "\n", 0644,
                                                fs::Durability::kNone));
@@ -240,8 +252,12 @@ std::string BridgeStatus::ToString() const {
 }
 
 absl::StatusOr<BridgeStatus> Check(const std::string& root, const std::string& run_dir,
-                                   std::string_view active_fstx) {
+                                   std::string_view active_fstx_arg) {
   BridgeStatus status;
+  std::string active_fstx(active_fstx_arg);
+  if (active_fstx.empty()) {
+    ONIX_ASSIGN_OR_RETURN(active_fstx, ActiveFstx(root));
+  }
   struct stat st;
   if (::stat(run_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return status;  // missing
 

@@ -19,6 +19,10 @@ inline constexpr char kMarker[] = ".onix-bridge.json";
 // "ROOT/run/opengl-driver" ("/run/opengl-driver" for root "/").
 std::string DefaultRunDir(const std::string& root);
 
+// The fstx of the active state: the first line of ROOT/usr/.fstx, which moss writes into
+// every state tree (moss/state/tree.h). "" when the root's /usr is not a moss tree.
+absl::StatusOr<std::string> ActiveFstx(const std::string& root);
+
 struct RebuildReport {
   int links = 0;      // symlinks into the active /usr
   int rewritten = 0;  // ICD/vendor JSON files rewritten to point inside the run dir
@@ -35,8 +39,9 @@ struct RebuildReport {
 // there was none): that is the commit point. A crash before it leaves the old bridge (and a
 // leftover ".new" tree that the next Rebuild removes); after it, the new one. A source
 // without the mesa-bridge directory gives an empty bridge (no drivers), not an error.
+// An empty `fstx` means ActiveFstx(root).
 absl::StatusOr<RebuildReport> Rebuild(const std::string& root, const std::string& run_dir,
-                                      std::string_view fstx);
+                                      std::string_view fstx = "");
 
 struct BridgeStatus {
   enum class State { kCoherent, kStale, kMissing, kBroken };
@@ -53,8 +58,9 @@ struct BridgeStatus {
 // Checks `run_dir` against the active state. Read-only. In order: no run dir -> missing; the
 // marker names another fstx than `active_fstx` (when that is not empty) -> stale; links or
 // JSON library paths that do not resolve into root/usr/lib/onix/mesa-bridge -> broken; the
-// entry set or content differs from the source -> stale; otherwise coherent.
+// entry set or content differs from the source -> stale; otherwise coherent. An empty
+// `active_fstx` means ActiveFstx(root) (and no fstx comparison when that is empty too).
 absl::StatusOr<BridgeStatus> Check(const std::string& root, const std::string& run_dir,
-                                   std::string_view active_fstx);
+                                   std::string_view active_fstx = "");
 
 }  // namespace onix::bridge

@@ -27,8 +27,9 @@ std::string Read(const std::string& path) {
 }
 
 // A fake mesa-bridge stone as it lands in a state's /usr; `gallium` tells the states apart.
-void MakeState(const std::string& usr, const std::string& gallium) {
+void MakeState(const std::string& usr, const std::string& fstx, const std::string& gallium) {
   const std::string b = usr + "/lib/onix/mesa-bridge";
+  Write(usr + "/.fstx", fstx + "\n0123456789abcdef\n");  // as moss/state/tree.h writes it
   Write(b + "/lib/libEGL_mesa.so.0", "egl");
   Write(b + "/lib/libgallium-" + gallium + ".so", "gallium " + gallium);
   Write(b + "/lib/libvulkan_lvp.so", "lvp");
@@ -50,8 +51,8 @@ class BridgeTest : public ::testing::Test {
     root_ = dir_->path();
     run_ = DefaultRunDir(root_);
     stdfs::create_directories(root_ + "/run");
-    MakeState(root_ + "/usr", "24.2");       // active: state 7-bbbb
-    MakeState(root_ + "/usr-prev", "24.1");  // archived: state 6-aaaa
+    MakeState(root_ + "/usr", "7-bbbb", "24.2");       // active: state 7-bbbb
+    MakeState(root_ + "/usr-prev", "6-aaaa", "24.1");  // archived: state 6-aaaa
   }
   // What moss does on rollback: the archived /usr and the active one swap.
   void Rollback() {
@@ -90,6 +91,16 @@ TEST_F(BridgeTest, RollbackMakesTheBridgeStaleAndRebuildRepointsIt) {
   EXPECT_EQ(Check("6-aaaa"), "coherent");
   EXPECT_EQ(Read(run_ + "/lib/libgallium-24.1.so"), "gallium 24.1");
   EXPECT_FALSE(stdfs::exists(stdfs::symlink_status(run_ + "/lib/libgallium-24.2.so")));
+}
+
+TEST_F(BridgeTest, ActiveFstxIsReadFromUsrWhenNotGiven) {
+  ASSERT_TRUE(Rebuild(root_, run_).ok());
+  EXPECT_EQ(Check(""), "coherent");
+  Rollback();
+  EXPECT_EQ(Check(""), "stale (points to fstx 7-bbbb)");
+  ASSERT_TRUE(Rebuild(root_, run_).ok());
+  EXPECT_EQ(Check(""), "coherent");
+  EXPECT_EQ(Check("6-aaaa"), "coherent");
 }
 
 TEST_F(BridgeTest, SameStateWithChangedFileSetIsStale) {

@@ -201,6 +201,16 @@ const std::vector<ManagedFile>& ManagedFiles() {
   return *files;
 }
 
+const std::vector<ManagedFile>& StoneOnlyFiles() {
+  static const auto* files = new std::vector<ManagedFile>{
+      {"onix-nix-integration.service", "usr/lib/systemd/system/onix-nix-integration.service", "",
+       0644},
+      {"onix-nix-integration.trigger", "usr/share/moss/triggers/sys.d/onix-nix-integration.trigger",
+       "", 0644},
+  };
+  return *files;
+}
+
 std::string DriftEntry::ToString() const {
   return StrCat(path, kind == Kind::kModified ? ": modified" : ": missing");
 }
@@ -333,7 +343,9 @@ absl::StatusOr<UnseedReport> Unseed(const std::string& root) {
 
 absl::Status InstallShippedData(const std::string& root, const std::string& data_dir) {
   ONIX_ASSIGN_OR_RETURN(UniqueFd root_fd, fs::OpenDir(root));
-  for (const auto& f : ManagedFiles()) {
+  std::vector<ManagedFile> all = ManagedFiles();
+  all.insert(all.end(), StoneOnlyFiles().begin(), StoneOnlyFiles().end());
+  for (const auto& f : all) {
     // Build tools hand data files over as symlinks (runfiles), which the no-symlink reads of
     // fs_at refuse; resolve each one first.
     const std::string path = StrCat(data_dir, "/", f.data_name);
@@ -346,7 +358,7 @@ absl::Status InstallShippedData(const std::string& root, const std::string& data
     ONIX_ASSIGN_OR_RETURN(UniqueFd data_fd, fs::OpenDir(Parent(real_path)));
     ONIX_ASSIGN_OR_RETURN(std::string data, fs::ReadFileAt(data_fd.get(), Base(real_path)));
     ONIX_RETURN_IF_ERROR(fs::MkdirAllAt(root_fd.get(), Parent(f.source), 0755));
-    ONIX_RETURN_IF_ERROR(WriteAt(root_fd.get(), f.source, data, 0644));
+    ONIX_RETURN_IF_ERROR(WriteAt(root_fd.get(), f.source, data, f.mode));
   }
   return absl::OkStatus();
 }

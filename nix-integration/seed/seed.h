@@ -26,6 +26,10 @@ struct ManagedFile {
 // usr/share/defaults/nix/; everything else in usr/share/onix/nix-integration/.
 const std::vector<ManagedFile>& ManagedFiles();
 
+// Files the stone ships straight into /usr that seeding does not copy: the boot-time unit and
+// the moss system trigger that run `onix-nix-integration sync --root /`.
+const std::vector<ManagedFile>& StoneOnlyFiles();
+
 // Where the receipt of a seeding lives, relative to the root.
 inline constexpr char kReceiptPath[] = "var/lib/onix/nix-integration/receipt.json";
 
@@ -72,8 +76,8 @@ struct UnseedReport {
 absl::StatusOr<UnseedReport> Unseed(const std::string& root);
 
 // Installs the stone's data files from `data_dir` (a checkout's nix-integration/data) into
-// root/usr at each ManagedFile's source path, as the stone's file list does. For tests and
-// for images built without the stone; never run on a live root (it writes /usr).
+// root/usr at each ManagedFile's and StoneOnlyFile's source path, as the stone's file list does.
+// For tests and for images built without the stone; never run on a live root (it writes /usr).
 absl::Status InstallShippedData(const std::string& root, const std::string& data_dir);
 
 }  // namespace onix::nixplane

@@ -164,6 +164,34 @@ t "a listener that never answers is 'not responding (timeout)'" sh -c "
   '$BIN' status --root '$R' --socket '$S/silent.sock' --timeout-ms 300 | grep -qx 'nix daemon:  not responding (timeout)'"
 kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
 
+# The bridge through the CLI: `sync` at "boot", a rollback (swapped /usr trees), `sync` again.
+B=$S/bridge
+for st in usr:7-bbbb:24.2 usr-prev:6-aaaa:24.1; do
+  IFS=: read -r dir fstx ver <<<"$st"
+  mkdir -p "$B/$dir/lib/onix/mesa-bridge/lib/dri" "$B/$dir/lib/onix/mesa-bridge/share/vulkan/icd.d"
+  printf '%s\ntoken\n' "$fstx" >"$B/$dir/.fstx"
+  echo "gallium $ver" >"$B/$dir/lib/onix/mesa-bridge/lib/libgallium-$ver.so"
+  echo dri >"$B/$dir/lib/onix/mesa-bridge/lib/dri/swrast_dri.so"
+  echo '{"ICD":{"library_path":"/usr/lib/onix/mesa-bridge/lib/libgallium-'"$ver"'.so"}}' \
+    >"$B/$dir/lib/onix/mesa-bridge/share/vulkan/icd.d/lvp.json"
+done
+mkdir -p "$B/etc" "$B/run" "$S/stone"
+# Both states carry the onix-nix-integration stone.
+"$BIN" install-data --root "$S/stone" --data nix-integration/data
+cp -r "$S/stone/usr/." "$B/usr/"
+cp -r "$S/stone/usr/." "$B/usr-prev/"
+t "sync seeds and builds the bridge: opengl coherent" sh -c "
+  '$BIN' sync --root '$B' >/dev/null && '$BIN' status --root '$B' | grep -qx 'opengl:      coherent'"
+mv "$B/usr" "$B/usr-next" && mv "$B/usr-prev" "$B/usr"
+t "after a rollback the bridge is 'stale (points to fstx 7-bbbb)'" sh -c "
+  '$BIN' status --root '$B' | grep -qx 'opengl:      stale (points to fstx 7-bbbb)'"
+t "sync re-points the bridge at the rolled-back state" sh -c "
+  '$BIN' sync --root '$B' >/dev/null && '$BIN' status --root '$B' | grep -qx 'opengl:      coherent' &&
+  grep -q 'gallium 24.1' '$B/run/opengl-driver/lib/libgallium-24.1.so' &&
+  grep -q '\"$B/run/opengl-driver/lib/libgallium-24.1.so\"' '$B/run/opengl-driver/share/vulkan/icd.d/lvp.json'"
+rm "$B/usr/lib/onix/mesa-bridge/lib/dri/swrast_dri.so"
+t "a broken link is reported" sh -c "'$BIN' status --root '$B' | grep -qx 'opengl:      broken: 1 links'"
+
 # The namespace part.
 mkdir -p "$S/nix" "$S/ovl"
 printf '#include <stdio.h>\nint main(int c, char **v) { puts("ripgrep 13.0.0 (onix test stub)"); return 0; }\n' >"$S/rg.c"
