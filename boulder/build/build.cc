@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include "boost/filesystem.hpp"
 #include "boulder/analyse/analyse.h"
@@ -15,10 +16,13 @@
 #include "boulder/sandbox/sandbox.h"
 #include "boulder/sources/source_cache.h"
 #include "boulder/util/util.h"
+#include "moss/base/fd.h"
+#include "moss/base/fs_at.h"
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
+#include "moss/stone/stone.h"
 #include "moss/stone/types.h"
 
 namespace onix::boulder {
@@ -35,6 +39,7 @@ struct Prepared {
   std::string mason;       // host path bound at /mason
   std::string workdir_in;  // the steps' working directory inside the sandbox
   std::vector<SourceRecord> sources;
+  std::vector<BuildDepRecord> builddeps;
   SandboxConfig sandbox;  // without argv
 };
 
@@ -69,26 +74,86 @@ void AddHostPaths(const Recipe& recipe, SandboxConfig* cfg) {
   }
 }
 
-// Checks the build dependencies the host can answer for today. TODO(#8): resolve them
-// from a moss repository into the build root once `moss install --root` exists.
-absl::Status CheckBuildDeps(const Recipe& recipe) {
+// A stone of the --repo directory.
+struct RepoStone {
+  std::string file;
+  stone::Meta meta;
+};
+
+bool Satisfies(const stone::Meta& meta, const stone::Dependency& dep) {
+  if (dep.kind == stone::DepKind::kName && meta.name == dep.name) return true;
+  for (const stone::Dependency& p : meta.provides) {
+    if (p.kind == dep.kind && p.name == dep.name) return true;
+  }
+  return false;
+}
+
+bool OnHost(const stone::Dependency& dep) {
+  if (dep.kind != stone::DepKind::kBinary && dep.kind != stone::DepKind::kSysbinary &&
+      dep.kind != stone::DepKind::kName) {
+    return false;
+  }
+  for (const char* dir : {"/usr/bin/", "/usr/sbin/"}) {
+    if (::access(StrCat(dir, dep.name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// Resolves the recipe's build dependencies: from the stones in `repo` (with the closure of
+// their dependencies, extracted into `buildroot`/usr), else from the host's tools. This is
+// a first-match provider lookup, not moss's solver. TODO(#8): install the build root with
+// `moss install --root` from a moss repository once the CLI has it.
+absl::Status ResolveBuildDeps(const Recipe& recipe, const std::string& repo,
+                              const std::string& buildroot, std::vector<BuildDepRecord>* out) {
+  std::vector<RepoStone> stones;
+  if (!repo.empty()) {
+    ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDir(repo));
+    ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir.get()));
+    for (const std::string& n : names) {
+      if (n.size() < 7 || n.compare(n.size() - 6, 6, ".stone") != 0 || n[0] == '.') continue;
+      auto reader = stone::StoneReader::Open(StrCat(repo, "/", n));
+      if (!reader.ok() || reader->type() != stone::StoneType::kBinary) continue;
+      stones.push_back({StrCat(repo, "/", n), reader->meta()});
+    }
+  }
+  std::vector<std::pair<stone::Dependency, bool>> queue;  // dep, is a top-level builddep
   for (const std::string& text : recipe.builddeps) {
     ONIX_ASSIGN_OR_RETURN(stone::Dependency dep, stone::Dependency::Parse(text));
-    if (dep.kind == stone::DepKind::kBinary || dep.kind == stone::DepKind::kSysbinary ||
-        dep.kind == stone::DepKind::kName) {
-      bool found = false;
-      for (const char* dir : {"/usr/bin/", "/usr/sbin/"}) {
-        found = found || ::access(StrCat(dir, dep.name).c_str(), X_OK) == 0;
+    queue.push_back({dep, true});
+  }
+  std::set<std::string> chosen;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const auto [dep, top] = queue[i];
+    const RepoStone* match = nullptr;
+    for (const RepoStone& s : stones) {
+      if (Satisfies(s.meta, dep)) {
+        match = &s;
+        break;
       }
-      if (!found) {
-        return FailedPrecondition(StrCat(recipe.path, ": build dependency ", text,
-                                         " is not on the host (moss-resolved build roots "
-                                         "are not implemented yet)"));
-      }
-    } else {
-      std::cerr << "boulder: warning: " << recipe.path << ": build dependency " << text
-                << " is not checked (moss-resolved build roots are not implemented yet)\n";
     }
+    if (match == nullptr) {
+      if (OnHost(dep)) {
+        if (top) out->push_back({dep.ToString(), "host", ""});
+        continue;
+      }
+      if (!top) continue;  // a runtime need of a build dependency the host may cover
+      return FailedPrecondition(StrCat(
+          recipe.path, ": build dependency ", dep.ToString(), " is neither in the repository ",
+          repo.empty() ? "(none given: --repo)" : repo, " nor a host tool"));
+    }
+    if (!chosen.insert(match->file).second) continue;
+    ONIX_ASSIGN_OR_RETURN(stone::StoneReader reader, stone::StoneReader::Open(match->file));
+    ONIX_RETURN_IF_ERROR(MakeDirs(buildroot + "/usr"));
+    ONIX_ASSIGN_OR_RETURN(UniqueFd usr, fs::OpenDir(buildroot + "/usr"));
+    absl::Status st = reader.ExtractTo(usr.get());
+    // Two stones may own the same directory; files are never shared between packages.
+    if (!st.ok() && st.code() != absl::StatusCode::kAlreadyExists) {
+      return Annotate(st, StrCat("installing build dependency ", match->file));
+    }
+    ONIX_ASSIGN_OR_RETURN(std::string bytes, ReadFile(match->file));
+    out->push_back(
+        {dep.ToString(), match->file.substr(match->file.rfind('/') + 1), Sha256Of(bytes).Hex()});
+    for (const stone::Dependency& d : match->meta.depends) queue.push_back({d, false});
   }
   return absl::OkStatus();
 }
@@ -110,13 +175,13 @@ absl::StatusOr<Prepared> Prepare(const BuildOptions& opts) {
   macros.Define("release", StrCat(recipe.release));
   macros.Define("jobs", StrCat(Jobs(opts.jobs)));
   macros.Define("sourcedateepoch", StrCat(recipe.source_date_epoch));
-  ONIX_RETURN_IF_ERROR(CheckBuildDeps(recipe));
-
   ONIX_ASSIGN_OR_RETURN(TempDir work, TempDir::Make("boulder-work-", opts.work_parent));
   const std::string mason = work.path() + "/mason";
-  for (const char* d : {"", "/build", "/install", "/sources"}) {
+  for (const char* d : {"", "/build", "/install", "/sources", "/buildroot"}) {
     ONIX_RETURN_IF_ERROR(MakeDirs(mason + d));
   }
+  std::vector<BuildDepRecord> builddeps;
+  ONIX_RETURN_IF_ERROR(ResolveBuildDeps(recipe, opts.repo, mason + "/buildroot", &builddeps));
   const std::string cache_root =
       opts.source_cache.empty() ? StrCat(work.path(), "/source-cache") : opts.source_cache;
   ONIX_ASSIGN_OR_RETURN(SourceCache cache, SourceCache::Open(cache_root, opts.mirror));
@@ -137,13 +202,8 @@ absl::StatusOr<Prepared> Prepare(const BuildOptions& opts) {
       records.push_back({up.url, "git", up.hash, digest->Hex()});
     }
   }
-  Prepared p{std::move(recipe),
-             std::move(macros),
-             std::move(work),
-             mason,
-             "/mason/build",
-             std::move(records),
-             {}};
+  Prepared p{std::move(recipe), std::move(macros),  std::move(work),      mason,
+             "/mason/build",    std::move(records), std::move(builddeps), {}};
   if (!p.recipe.upstreams.empty()) p.workdir_in += "/" + p.recipe.upstreams[0].unpack_dir;
 
   SandboxConfig& cfg = p.sandbox;
@@ -308,6 +368,7 @@ absl::StatusOr<BuildResult> BuildRecipe(const BuildOptions& opts) {
   req.install_root = install;
   req.facts = std::move(*facts);
   req.sources = p.sources;
+  req.builddeps = p.builddeps;
   req.toolchain = ToolchainIdentity(r, p.macros);
   req.output_dir = opts.output_dir;
   req.scratch_dir = p.work.path();

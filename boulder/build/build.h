@@ -15,6 +15,7 @@ struct BuildOptions {
   std::string output_dir;      // stones + manifest.json land here
   std::string source_cache;    // content-addressed cache root (created)
   std::string mirror;          // optional local mirror of upstream files
+  std::string repo;            // optional directory of stones builddeps are resolved from
   std::string check_manifest;  // optional committed manifest.json to compare with
   std::string macro_dir;       // empty: DefaultMacroDir()
   std::string work_parent;     // where the throwaway work tree goes (default $TMPDIR)

@@ -66,8 +66,8 @@ class BuildTest : public ::testing::Test {
 
   // Writes `recipe` to <tmp>/<name>/stone.yaml and builds it into <tmp>/<name>/out.
   absl::StatusOr<BuildResult> Build(const std::string& name, const std::string& recipe,
-                                    const std::string& check_manifest = "",
-                                    bool keep_work = false) {
+                                    const std::string& check_manifest = "", bool keep_work = false,
+                                    const std::string& repo = "") {
     EXPECT_TRUE(MakeDirs(Dir(name)).ok());
     WriteTextFile(Dir(name) + "/stone.yaml", recipe);
     BuildOptions o;
@@ -78,6 +78,7 @@ class BuildTest : public ::testing::Test {
     o.check_manifest = check_manifest;
     o.jobs = 2;
     o.keep_work = keep_work;
+    o.repo = repo;
     return BuildRecipe(o);
   }
 
@@ -283,6 +284,42 @@ TEST_F(BuildTest, StepsCannotReachTheNetworkOrWriteOutsideTheBuildRoot) {
   EXPECT_EQ(*ReadFile(probe + "/hostname"), "boulder\n");
   EXPECT_TRUE(Files(Dir("outside")).empty());
   (void)RemoveTree(r->work_dir);
+}
+
+// A second recipe builds against the first one's stones: its build dependency is resolved
+// from the --repo directory into the build root, and its program depends on the library's
+// soname, which it does not provide itself.
+constexpr char kGreeter[] =
+    "name: greeter\n"
+    "version: \"2\"\n"
+    "release: 1\n"
+    "license: MIT\n"
+    "summary: Greets through libhello\n"
+    "builddeps:\n"
+    "  - pkgconfig(hello)\n"
+    "install: |\n"
+    "  printf '#include <hello.h>\\nint main(void) { return hello_greet(\"greeter\"); }\\n' > g.c\n"
+    "  $CC $CFLAGS -o g g.c $LDFLAGS -lhello\n"
+    "  install -Dm755 g %(installroot)/usr/bin/greeter\n";
+
+TEST_F(BuildTest, BuildDependenciesComeFromTheRepoAndGiveSonameDependencies) {
+  auto lib = Build("a", HelloRecipe(up_));
+  ASSERT_TRUE(lib.ok()) << lib.status();
+  auto r = Build("g", kGreeter, "", false, Dir("a/out"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto greeter = stone::StoneReader::Open(Dir("g/out/greeter-2-1-1-x86_64.stone"));
+  ASSERT_TRUE(greeter.ok()) << greeter.status();
+  EXPECT_TRUE(Contains(greeter->meta().depends, "soname(libhello.so.1(x86_64))"));
+  EXPECT_TRUE(Contains(greeter->meta().provides, "binary(greeter)"));
+  auto manifest = ReadFile(Dir("g/out/manifest.json"));
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_NE(manifest->find("hello-devel-1.0-1-1-x86_64.stone"), std::string::npos) << *manifest;
+
+  auto missing = Build("m", kGreeter, "", false, Dir("g/out"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("build dependency pkgconfig(hello) is neither in"),
+            std::string::npos)
+      << missing.status();
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // boulder: builds stones from stone.yaml recipes in a sandbox.
-//   boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR]
+//   boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR] [--repo DIR]
 //                        [--check-manifest FILE] [--jobs N] [--keep-work] [--macros DIR]
 //   boulder chroot RECIPE [same source options]
 //   boulder fetch RECIPE [--source-cache DIR] [--mirror DIR]
@@ -22,7 +22,7 @@ namespace onix::boulder {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR]\n"
+    "usage: boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR] [--repo DIR]\n"
     "                            [--check-manifest FILE] [--jobs N] [--keep-work] [--macros DIR]\n"
     "       boulder chroot RECIPE [--source-cache DIR] [--mirror DIR]\n"
     "       boulder fetch RECIPE [--source-cache DIR] [--mirror DIR]\n"
@@ -37,9 +37,15 @@ struct Args {
 };
 
 absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first) {
-  static const std::vector<std::string> kValued = {
-      "--output", "--source-cache",       "--mirror",  "--check-manifest", "--jobs",
-      "--macros", "--from-debian-source", "--work-dir"};
+  static const std::vector<std::string> kValued = {"--output",
+                                                   "--source-cache",
+                                                   "--mirror",
+                                                   "--check-manifest",
+                                                   "--jobs",
+                                                   "--macros",
+                                                   "--from-debian-source",
+                                                   "--work-dir",
+                                                   "--repo"};
   static const std::vector<std::string> kFlags = {"--keep-work"};
   Args a;
   for (int i = first; i < argc; ++i) {
@@ -90,6 +96,7 @@ absl::StatusOr<BuildOptions> ToBuildOptions(const Args& a) {
   o.output_dir = Opt(a, "--output", ".");
   o.source_cache = Opt(a, "--source-cache", DefaultSourceCache());
   o.mirror = Opt(a, "--mirror");
+  o.repo = Opt(a, "--repo");
   o.check_manifest = Opt(a, "--check-manifest");
   o.macro_dir = Opt(a, "--macros");
   o.work_parent = Opt(a, "--work-dir");

@@ -246,6 +246,11 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     sources.push_back({{"url", s.url}, {"kind", s.kind}, {"hash", s.hash}, {"sha256", s.digest}});
   }
   manifest["sources"] = sources;
+  json builddeps = json::array();
+  for (const BuildDepRecord& b : req.builddeps) {
+    builddeps.push_back({{"dep", b.dep}, {"from", b.source}, {"sha256", b.sha256}});
+  }
+  manifest["builddeps"] = builddeps;
   manifest["toolchain"] = req.toolchain;
   json packages = json::array();
 

@@ -40,11 +40,19 @@ struct SourceRecord {
   std::string digest;  // sha256 of the archive, or of the git checkout's tree
 };
 
+// A resolved build dependency as the manifest records it.
+struct BuildDepRecord {
+  std::string dep;     // as the recipe names it, "binary(make)"
+  std::string source;  // the stone file it came from, or "host"
+  std::string sha256;  // of that stone; empty for host tools
+};
+
 struct EmitRequest {
   const Recipe* recipe = nullptr;
   std::string install_root;  // host directory holding usr/ (normalised and analysed)
   std::map<std::string, FileFacts> facts;
   std::vector<SourceRecord> sources;
+  std::vector<BuildDepRecord> builddeps;
   std::map<std::string, std::string> toolchain;  // identity of the host toolchain
   std::string output_dir;                        // created if missing
   std::string scratch_dir;                       // per-package trees are staged here
