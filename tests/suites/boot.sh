@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `moss boot` end to end on throw-away roots: install (bootctl and copy), sync, status --json,
+# mark-good, XBOOTLDR detection, crash during sync, and bad input.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+pass=0 fail=0
+check() { # name command...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
+  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
+}
+finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+
+bazel build //moss:moss >/dev/null 2>&1 || { check "bazel build //moss:moss" false; finish; }
+moss=$PWD/bazel-bin/moss/moss
+work=$(mktemp -d "${TMPDIR:-/tmp}/onix-boot-suite.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+mk_root() { # dir: states 1-aaaa (archived) and 2-bbbb (active), different kernels
+  local r=$1
+  mkdir -p "$r/boot" "$r/etc/kernel" "$r/usr/lib/kernel/6.1.0-x" "$r/.moss/root/1-aaaa/usr/lib/kernel/6.1.0-x"
+  echo 2-bbbb >"$r/usr/.fstx"; echo 1-aaaa >"$r/.moss/root/1-aaaa/usr/.fstx"
+  head -c 200000 /dev/urandom >"$r/usr/lib/kernel/6.1.0-x/vmlinuz"
+  head -c 200000 /dev/urandom >"$r/.moss/root/1-aaaa/usr/lib/kernel/6.1.0-x/vmlinuz"
+  echo "root=LABEL=onixroot rw" >"$r/etc/kernel/cmdline"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+r=$work/r1; mk_root "$r"
+check "boot install --no-bootctl copies BOOTX64.EFI" \
+  bash -c "'$moss' --root '$r' boot install --no-bootctl >/dev/null && cmp -s '$r/boot/EFI/BOOT/BOOTX64.EFI' /usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+if command -v bootctl >/dev/null; then
+  check "boot install uses the real bootctl" \
+    bash -c "'$moss' --root '$r' boot install | grep -q 'bootctl install' && [[ -f '$r/boot/EFI/systemd/systemd-bootx64.efi' && ! -e '$r/boot/loader/random-seed' ]]"
+fi
+check "boot sync writes one counted entry per state" \
+  bash -c "'$moss' --root '$r' boot sync >/dev/null && ls '$r/boot/loader/entries' | tr '\n' ' ' | grep -qx 'onix-1-aaaa+3.conf onix-2-bbbb+3.conf '"
+st=$("$moss" --root "$r" boot status --json)
+check "status --json: default entry is the active state's" \
+  test "$(json 'd["default_entry"]' <<<"$st")" = "onix-2-bbbb+3.conf"
+check "status --json: each entry names its state and has its kernel" \
+  test "$(json '[(e["fstx"], e["state"], e["kernel_present"]) for e in d["entries"]]' <<<"$st")" = "[('1-aaaa', 'archived', True), ('2-bbbb', 'active', True)]"
+check "mark-good renames the active entry to its plain name" \
+  bash -c "'$moss' --root '$r' boot mark-good >/dev/null && [[ -f '$r/boot/loader/entries/onix-2-bbbb.conf' && ! -e '$r/boot/loader/entries/onix-2-bbbb+3.conf' ]]"
+check "status text shows good and counted entries" \
+  bash -c "'$moss' --root '$r' boot status | grep -q 'onix-2-bbbb.conf .*boots 2-bbbb (active), good' && '$moss' --root '$r' boot status | grep -q '3 tries left'"
+check "sync --retain 0 drops the archived entry and its kernel" \
+  bash -c "'$moss' --root '$r' boot sync --retain 0 >/dev/null && [[ \$(ls '$r/boot/loader/entries') == onix-2-bbbb.conf && \$(ls '$r/boot/onix' | wc -l) == 1 ]]"
+check "mark-good of an unknown state exits 2 naming it" \
+  bash -c "'$moss' --root '$r' boot mark-good --fstx 9-zzzz 2>&1 >/dev/null | grep -q 'state 9-zzzz'; [[ \${PIPESTATUS[0]} == 2 ]]"
+
+# Crash in the middle of a sync (the crash-point switch), then a clean sync.
+r=$work/r2; mk_root "$r"
+"$moss" --root "$r" boot sync >/dev/null
+mkdir -p "$r/.moss/root/2-bbbb" && mv "$r/usr" "$r/.moss/root/2-bbbb/usr"
+mkdir -p "$r/usr/lib/kernel/6.2.0-x" && echo 3-cccc >"$r/usr/.fstx" && head -c 100000 /dev/urandom >"$r/usr/lib/kernel/6.2.0-x/vmlinuz"
+(MOSS_CRASH_AT=boot-sync-entries-written "$moss" --root "$r" boot sync >/dev/null 2>&1) 2>/dev/null
+rc=$?
+consistent() {
+  local e l
+  for e in "$r"/boot/loader/entries/onix-*.conf; do
+    l=$(sed -n 's/^linux //p' "$e"); [[ -f $r/boot$l ]] || return 1
+  done
+  grep -qx 'default onix-\*' "$r/boot/loader/loader.conf"
+}
+check "MOSS_CRASH_AT=boot-sync-entries-written kills the sync there" bash -c "[[ $rc == 137 ]]"
+check "after that crash every entry's kernel exists and the default is set" consistent
+check "the next sync completes it" \
+  bash -c "'$moss' --root '$r' boot sync >/dev/null && ls '$r/boot/loader/entries' | grep -c onix- | grep -qx 3"
+
+# XBOOTLDR: ROOT/efi is the ESP.
+r=$work/r3; mk_root "$r"; mkdir -p "$r/efi/EFI"
+check "with ROOT/efi as ESP, entries go to /boot and loader.conf to /efi" \
+  bash -c "'$moss' --root '$r' boot sync >/dev/null && [[ -f '$r/boot/loader/entries/onix-2-bbbb+3.conf' && -f '$r/efi/loader/loader.conf' && ! -e '$r/boot/loader/loader.conf' ]]"
+check "status reports the XBOOTLDR" \
+  bash -c "'$moss' --root '$r' boot status | grep -q 'XBOOTLDR:  $r/boot'"
+
+# Bad input.
+r=$work/r4; mkdir -p "$r/usr" "$r/boot"
+check "sync on a root without usr/.fstx fails and writes nothing" \
+  bash -c "! '$moss' --root '$r' boot sync 2>/dev/null && [[ -z \$(ls '$r/boot') ]]"
+check "sync --retain -1 is rejected" bash -c "! '$moss' --root '$work/r1' boot sync --retain -1 2>/dev/null"
+finish
