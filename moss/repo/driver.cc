@@ -93,13 +93,14 @@ absl::Status RunByName(const std::string& root_path, const solver::Request& requ
 
   Progress progress = Progress::ForStream(options.out);
   ONIX_RETURN_IF_ERROR(FetchSelection(root_path, resolved, &progress, options.parallel));
-  transaction::Options apply;
-  apply.boot_hook = options.boot_hook;
-  apply.message = options.message;
+  transaction::Options apply = options.apply;
+  apply.dry_run = false;
   FILE* out = options.out;
-  apply.log = [out](std::string_view line) {
-    std::fprintf(out, "%.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  if (!apply.log) {
+    apply.log = [out](std::string_view line) {
+      std::fprintf(out, "%.*s\n", static_cast<int>(line.size()), line.data());
+    };
+  }
   ONIX_ASSIGN_OR_RETURN(transaction::Result result,
                         transaction::Apply(*root, resolved.selection, apply));
   for (const auto& w : result.warnings) std::fprintf(out, "warning: %s\n", w.c_str());

@@ -42,8 +42,9 @@ struct ByNameOptions {
   bool dry_run = false;
   FILE* out = stdout;  // the plan, progress and results
   int parallel = 4;
-  transaction::BootHook boot_hook;  // passed to transaction::Apply
-  std::string message;              // history line; derived from the changes when empty
+  // Passed to transaction::Apply (boot hook, history message, progress log); dry_run is
+  // taken from above. A null log prints the engine's progress lines to `out`.
+  transaction::Options apply;
 };
 
 // Runs the whole by-name path. Prints the exact transaction (FormatPlan) first. Unsatisfiable

@@ -8,6 +8,7 @@
 #include "moss/base/status.h"
 #include "moss/cli/commands.h"
 #include "moss/repo/driver.h"
+#include "moss/transaction/report.h"
 
 namespace onix::moss_cli {
 namespace {
@@ -34,7 +35,8 @@ void AddSyncCommand(CLI::App& app, Context& ctx) {
       request.debug_dir = req->debug_solver;
       moss::repo::ByNameOptions options;
       options.dry_run = ctx.global.dry_run;
-      options.message = "sync";
+      options.apply = moss::transaction::CommandOptions(false, ctx.global.json);
+      options.apply.message = "sync";
       return moss::repo::RunByName(ctx.global.root, request, options);
     };
   });
