@@ -14,6 +14,7 @@
 #include <string>
 
 #include "boot/bls/entries.h"
+#include "moss/base/file_lock.h"
 #include "moss/base/fs_at.h"
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
@@ -280,6 +281,11 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
   ONIX_ASSIGN_OR_RETURN(UniqueFd part_fd, fs::OpenDir(part));
   ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAllAt(part_fd.get(), "loader/entries", 0755), context);
   ONIX_RETURN_IF_ERROR_CTX(fs::MkdirAllAt(part_fd.get(), kKernelDir, 0755), context);
+  // Two syncs at once (a moss hook and a manual `moss boot sync`) would race on the same
+  // names; the second waits for the first.
+  ONIX_ASSIGN_OR_RETURN(UniqueFd loader_dir_fd, fs::OpenDirAt(part_fd.get(), "loader"));
+  ONIX_ASSIGN_OR_RETURN(FileLock lock,
+                        FileLock::Acquire(loader_dir_fd.get(), ".moss-boot.lock", LockWait::kWait));
   ONIX_ASSIGN_OR_RETURN(UniqueFd entries_fd, fs::OpenDirAt(part_fd.get(), "loader/entries"));
   ONIX_ASSIGN_OR_RETURN(UniqueFd kernels_fd, fs::OpenDirAt(part_fd.get(), kKernelDir));
   ONIX_ASSIGN_OR_RETURN(std::vector<BootEntry> existing, ListOnixEntries(part));

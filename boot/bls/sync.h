@@ -81,8 +81,8 @@ BootConfig WithDefaults(BootConfig config);
 // `MOSS_CRASH_AT=<point>` in the environment SIGKILLs the process at that point (the crash
 // tests' switch; see kBootSyncCrashPoints).
 //
-// Pre-conditions: the caller holds the machine's root lock (no concurrent sync); the states'
-// usr trees are not modified during the call.
+// Pre-conditions: the states' usr trees are not modified during the call (moss holds its root
+// lock). Concurrent syncs of one partition serialize on flock(<part>/loader/.moss-boot.lock).
 absl::Status SyncBootEntries(const BootConfig& config, const std::vector<StateBootInfo>& states);
 
 // The MOSS_CRASH_AT points SyncBootEntries honours, in the order it passes them.
