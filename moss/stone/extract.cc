@@ -55,7 +55,8 @@ absl::Status CopyFd(int from, int to, uint64_t length, std::string_view what) {
     if (n == 0) return Internal(StrCat("copying ", what, ": source shorter than expected"));
     done += static_cast<uint64_t>(n);
   }
-  std::string buf(1 << 20, '\0');
+  if (done == length) return absl::OkStatus();
+  std::string buf(1 << 20, '\0');  // only when the kernel could not copy
   while (done < length) {
     ssize_t n = ::pread(from, buf.data(), std::min<uint64_t>(buf.size(), length - done),
                         static_cast<off_t>(done));

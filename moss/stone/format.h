@@ -22,6 +22,13 @@ inline constexpr size_t kIndexRecordSize = 48;
 inline constexpr size_t kMaxPathLength = 4095;
 inline constexpr uint16_t kMaxPayloads = 16;
 
+// Payload positions in a binary stone. Content precedes Layout and Index so the writer can
+// read every file once: digests are known only after their bytes went into Content.
+inline constexpr size_t kBinaryMeta = 0;
+inline constexpr size_t kBinaryContent = 1;
+inline constexpr size_t kBinaryLayout = 2;
+inline constexpr size_t kBinaryIndex = 3;
+
 // Meta record tags (docs/stone-format.md, "Meta").
 enum class MetaTag : uint16_t {
   kName = 1,

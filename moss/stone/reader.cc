@@ -128,8 +128,8 @@ absl::StatusOr<StoneReader> StoneReader::OpenFd(UniqueFd fd, std::string name,
     std::vector<PayloadKind> expected;
     switch (r.type_) {
       case StoneType::kBinary:
-        expected = {PayloadKind::kMeta, PayloadKind::kLayout, PayloadKind::kIndex,
-                    PayloadKind::kContent};
+        expected = {PayloadKind::kMeta, PayloadKind::kContent, PayloadKind::kLayout,
+                    PayloadKind::kIndex};
         break;
       case StoneType::kManifest:
         expected = {PayloadKind::kMeta, PayloadKind::kLayout};
@@ -192,32 +192,29 @@ absl::StatusOr<StoneReader> StoneReader::OpenFd(UniqueFd fd, std::string name,
     }
     ONIX_RETURN_IF_ERROR_CTX(internal::DecodeMeta(plain[0], &r.meta_, &r.source_date_epoch_),
                              PayloadName(0, PayloadKind::kMeta));
-    auto layout = internal::DecodeLayout(plain[1], r.payloads_[1].record_count);
-    if (!layout.ok()) return Annotate(layout.status(), PayloadName(1, PayloadKind::kLayout));
+    const size_t li = r.type_ == StoneType::kBinary ? internal::kBinaryLayout : 1;
+    auto layout = internal::DecodeLayout(plain[li], r.payloads_[li].record_count);
+    if (!layout.ok()) return Annotate(layout.status(), PayloadName(li, PayloadKind::kLayout));
     r.layout_ = *std::move(layout);
     ONIX_RETURN_IF_ERROR_CTX(ValidateLayout(r.layout_, r.meta_.allow_setid),
-                             PayloadName(1, PayloadKind::kLayout));
+                             PayloadName(li, PayloadKind::kLayout));
     if (r.type_ == StoneType::kManifest) return absl::OkStatus();
 
-    const PayloadInfo& content = r.payloads_[3];
-    auto index = internal::DecodeIndex(plain[2], r.payloads_[2].record_count);
-    if (!index.ok()) return Annotate(index.status(), PayloadName(2, PayloadKind::kIndex));
+    const size_t ii = internal::kBinaryIndex, ci = internal::kBinaryContent;
+    const PayloadInfo& content = r.payloads_[ci];
+    auto index = internal::DecodeIndex(plain[ii], r.payloads_[ii].record_count);
+    if (!index.ok()) return Annotate(index.status(), PayloadName(ii, PayloadKind::kIndex));
     r.content_index_ = *std::move(index);
-    const std::string where = PayloadName(2, PayloadKind::kIndex);
+    const std::string where = PayloadName(ii, PayloadKind::kIndex);
     if (content.record_count != r.content_index_.size()) {
-      return InvalidArgument(StrCat(PayloadName(3, PayloadKind::kContent), " declares ",
+      return InvalidArgument(StrCat(PayloadName(ci, PayloadKind::kContent), " declares ",
                                     content.record_count, " entries, the index has ",
                                     r.content_index_.size()));
     }
-    // Ranges must tile Content exactly, in strictly ascending digest order: no overlap, no
-    // gap, no duplicate, nothing past the end.
+    // Ranges must tile Content exactly, in order: no overlap, no gap, nothing past the end.
     uint64_t expect_offset = 0;
     for (size_t i = 0; i < r.content_index_.size(); ++i) {
       const ContentRange& c = r.content_index_[i];
-      if (i > 0 && !(r.content_index_[i - 1].digest < c.digest)) {
-        return InvalidArgument(StrCat(where, ": entry ", i, " (", c.digest.Hex(),
-                                      ") is not in ascending digest order or repeats"));
-      }
       if (c.offset != expect_offset) {
         return InvalidArgument(StrCat(where, ": entry ", i, " starts at ", c.offset,
                                       " where the previous range ended at ", expect_offset,
@@ -234,21 +231,36 @@ absl::StatusOr<StoneReader> StoneReader::OpenFd(UniqueFd fd, std::string name,
       return InvalidArgument(StrCat(where, ": ranges cover ", expect_offset, " bytes, content has ",
                                     content.plain_length));
     }
+    // Each digest once; every range used by a layout path with the same size.
+    std::vector<std::pair<Digest, size_t>> by_digest;
+    by_digest.reserve(r.content_index_.size());
+    for (size_t i = 0; i < r.content_index_.size(); ++i) {
+      by_digest.emplace_back(r.content_index_[i].digest, i);
+    }
+    std::sort(by_digest.begin(), by_digest.end());
+    for (size_t i = 1; i < by_digest.size(); ++i) {
+      if (by_digest[i].first == by_digest[i - 1].first) {
+        return InvalidArgument(StrCat(where, ": digest ", by_digest[i].first.Hex(),
+                                      " repeats (entries ", by_digest[i - 1].second, " and ",
+                                      by_digest[i].second, ")"));
+      }
+    }
     std::vector<bool> used(r.content_index_.size(), false);
     for (const LayoutEntry& e : r.layout_) {
       if (e.kind != FileKind::kRegular) continue;
-      auto it =
-          std::lower_bound(r.content_index_.begin(), r.content_index_.end(), e.digest,
-                           [](const ContentRange& c, const Digest& d) { return c.digest < d; });
-      if (it == r.content_index_.end() || it->digest != e.digest) {
+      auto it = std::lower_bound(
+          by_digest.begin(), by_digest.end(), e.digest,
+          [](const std::pair<Digest, size_t>& c, const Digest& d) { return c.first < d; });
+      if (it == by_digest.end() || it->first != e.digest) {
         return InvalidArgument(
             StrCat("layout path '", e.path, "': digest ", e.digest.Hex(), " is not in the index"));
       }
-      if (it->length != e.size) {
+      const ContentRange& c = r.content_index_[it->second];
+      if (c.length != e.size) {
         return InvalidArgument(StrCat("layout path '", e.path, "' has size ", e.size,
-                                      " but its content range is ", it->length, " bytes"));
+                                      " but its content range is ", c.length, " bytes"));
       }
-      used[static_cast<size_t>(it - r.content_index_.begin())] = true;
+      used[it->second] = true;
     }
     for (size_t i = 0; i < used.size(); ++i) {
       if (!used[i]) {
@@ -270,8 +282,9 @@ absl::Status StoneReader::StreamContent(
     return FailedPrecondition(
         StrCat("reading stone ", path_, ": a ", StoneTypeName(type_), " stone has no content"));
   }
-  const PayloadInfo& p = payloads_[3];
-  const std::string where = StrCat("reading stone ", path_, ": ", PayloadName(3, p.kind));
+  const PayloadInfo& p = payloads_[internal::kBinaryContent];
+  const std::string where =
+      StrCat("reading stone ", path_, ": ", PayloadName(internal::kBinaryContent, p.kind));
   size_t ri = 0;       // current range
   uint64_t rpos = 0;   // bytes of it seen
   uint64_t total = 0;  // plain bytes seen

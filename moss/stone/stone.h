@@ -27,12 +27,13 @@ enum class StoneType : uint8_t {
 std::string_view StoneTypeName(StoneType type);
 
 // The kind of a payload. Each payload carries its own header, so readers skip what they do
-// not need.
+// not need. A binary stone holds Meta, Content, Layout, Index in this order (the writer reads
+// every file once; digests are known after their bytes are in Content).
 enum class PayloadKind : uint8_t {
   kMeta = 1,      // typed key/values of Meta
   kLayout = 2,    // one record per path below /usr
   kIndex = 3,     // content digest -> (offset, length) into Content
-  kContent = 4,   // unique file contents, concatenated in digest order
+  kContent = 4,   // unique file contents, in the order of their first path
   kPackages = 5,  // repository index records (index stones only)
 };
 std::string_view PayloadKindName(PayloadKind kind);
@@ -160,7 +161,7 @@ class StoneReader {
   const Meta& meta() const { return meta_; }
   uint64_t source_date_epoch() const { return source_date_epoch_; }
   const std::vector<LayoutEntry>& layout() const { return layout_; }  // sorted, validated
-  // Binary stones: the Index payload, in content order.
+  // Binary stones: the Index payload, in content order (each digest once).
   const std::vector<ContentRange>& content_index() const { return content_index_; }
   // Index stones.
   const std::vector<IndexRecord>& index_records() const { return index_records_; }

@@ -258,7 +258,7 @@ TEST_F(StoneTest, RefusesPathTraversalNamingFileAndPayload) {
   EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
   const std::string msg(r.status().message());
   EXPECT_NE(msg.find(P("out/traversal.stone")), std::string::npos) << msg;
-  EXPECT_NE(msg.find("payload 1 (layout)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("payload 2 (layout)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'..' component"), std::string::npos) << msg;
   ExpectJailHoldsOnlyTarget();
 }
@@ -273,7 +273,7 @@ TEST_F(StoneTest, RefusesSymlinkEscapesAndPathsBelowSymlinks) {
   for (size_t i = 0; i < layouts.size(); ++i) {
     auto r = OpenCrafted("link.stone", BinaryParts(TestMeta(), layouts[i], {"x"}));
     ASSERT_FALSE(r.ok()) << "layout " << i;
-    EXPECT_NE(r.status().message().find("payload 1 (layout)"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("payload 2 (layout)"), std::string::npos) << r.status();
   }
   ExpectJailHoldsOnlyTarget();
 }
@@ -281,11 +281,16 @@ TEST_F(StoneTest, RefusesSymlinkEscapesAndPathsBelowSymlinks) {
 TEST_F(StoneTest, RefusesOverlappingIndexRanges) {
   auto raw = BinaryParts(TestMeta(), {File("a", "aaaa"), File("b", "bbbb")}, {"aaaa", "bbbb"});
   std::vector<ContentRange> index = {{Sha256Of("aaaa"), 0, 4}, {Sha256Of("bbbb"), 2, 4}};
-  if (!(index[0].digest < index[1].digest)) std::swap(index[0].digest, index[1].digest);
-  raw.payloads[2].stored = internal::EncodeIndex(index);
+  raw.payloads[internal::kBinaryIndex].stored = internal::EncodeIndex(index);
   auto r = OpenCrafted("overlap.stone", raw);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("overlapping or gapped"), std::string::npos) << r.status();
+
+  // The same digest twice: two ranges that would both claim one path's bytes.
+  raw = BinaryParts(TestMeta(), {File("a", "aaaa")}, {"aaaa", "aaaa"});
+  r = OpenCrafted("repeat.stone", raw);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("repeats"), std::string::npos) << r.status();
 }
 
 TEST_F(StoneTest, RefusesLyingLengths) {
@@ -308,7 +313,7 @@ TEST_F(StoneTest, RefusesLyingLengths) {
   }
   {  // The layout says 5 records but holds one.
     auto raw = base;
-    raw.payloads[1].record_count = 5;
+    raw.payloads[internal::kBinaryLayout].record_count = 5;
     auto r = OpenCrafted("count.stone", raw);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("declares 5 records"), std::string::npos) << r.status();
@@ -317,26 +322,26 @@ TEST_F(StoneTest, RefusesLyingLengths) {
     auto raw = base;
     auto e = File("a", "hello");
     e.size = 6;
-    raw.payloads[1].stored = internal::EncodeLayout({e});
+    raw.payloads[internal::kBinaryLayout].stored = internal::EncodeLayout({e});
     auto r = OpenCrafted("entry.stone", raw);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("has size 6"), std::string::npos) << r.status();
   }
   {  // Uncompressed payload whose plain length disagrees with its stored length.
     auto raw = base;
-    raw.payloads[3].plain_length = 4;
+    raw.payloads[internal::kBinaryContent].plain_length = 4;
     auto r = OpenCrafted("plain.stone", raw);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.status().message().find("payload header 3"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("payload header 1"), std::string::npos) << r.status();
   }
 }
 
 TEST_F(StoneTest, RefusesZipBombSizedContent) {
   {  // Declared size above the reader's limit: refused at Open, before any decompression.
     auto raw = BinaryParts(TestMeta(), {File("a", "x")}, {"x"});
-    raw.payloads[3].compression = Compression::kZstd;
-    raw.payloads[3].stored = std::string(ZSTD_compressBound(1), 'x');
-    raw.payloads[3].plain_length = int64_t{1} << 40;
+    raw.payloads[internal::kBinaryContent].compression = Compression::kZstd;
+    raw.payloads[internal::kBinaryContent].stored = std::string(ZSTD_compressBound(1), 'x');
+    raw.payloads[internal::kBinaryContent].plain_length = int64_t{1} << 40;
     auto r = OpenCrafted("bomb.stone", raw);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("above the limit"), std::string::npos) << r.status();
@@ -345,9 +350,9 @@ TEST_F(StoneTest, RefusesZipBombSizedContent) {
     const std::string small(4096, '\0');
     auto raw = BinaryParts(TestMeta(), {File("a", small)}, {small});
     std::string big(64 << 20, '\0');
-    raw.payloads[3].compression = Compression::kZstd;
-    raw.payloads[3].stored = *internal::ZstdCompress(big, 3);
-    raw.payloads[3].plain_length = 4096;
+    raw.payloads[internal::kBinaryContent].compression = Compression::kZstd;
+    raw.payloads[internal::kBinaryContent].stored = *internal::ZstdCompress(big, 3);
+    raw.payloads[internal::kBinaryContent].plain_length = 4096;
     auto r = OpenCrafted("bomb2.stone", raw);
     ASSERT_TRUE(r.ok()) << r.status();
     auto s = r->ExtractTo(target_.get());
@@ -367,15 +372,19 @@ TEST_F(StoneTest, DetectsCorruptionWithDataLoss) {
   Put(tree_.get(), "d/f", std::string(100000, 'q'));
   ASSERT_TRUE(WriteBinaryStone(TestMeta(), tree_.get(), P("out/ok.stone")).ok());
   std::string bytes = ReadRaw(P("out/ok.stone"));
-  {  // A flipped bit in the last (content) payload: Open succeeds, Verify fails.
+  {  // A flipped bit in the content payload: Open succeeds, Verify fails.
+    auto good = StoneReader::Open(P("out/ok.stone"));
+    ASSERT_TRUE(good.ok());
+    const PayloadInfo& content = good->payloads()[internal::kBinaryContent];
+    ASSERT_EQ(content.kind, PayloadKind::kContent);
     std::string bad = bytes;
-    bad[bad.size() - 3] ^= 0x10;
+    bad[content.file_offset + content.stored_length / 2] ^= 0x10;
     WriteRaw(P("out/flip.stone"), bad);
     auto r = StoneReader::Open(P("out/flip.stone"));
     ASSERT_TRUE(r.ok()) << r.status();
     auto s = r->Verify();
     EXPECT_FALSE(s.ok());
-    EXPECT_NE(s.message().find("payload 3 (content)"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("payload 1 (content)"), std::string::npos) << s;
   }
   {  // A flipped checksum of the meta payload.
     auto raw = BinaryParts(TestMeta(), {File("a", "x")}, {"x"});
@@ -388,7 +397,7 @@ TEST_F(StoneTest, DetectsCorruptionWithDataLoss) {
   }
   {  // Content bytes that do not hash to their digest.
     auto raw = BinaryParts(TestMeta(), {File("a", "good")}, {"good"});
-    raw.payloads[3].stored = "evil";
+    raw.payloads[internal::kBinaryContent].stored = "evil";
     auto r = OpenCrafted("digest.stone", raw);
     ASSERT_TRUE(r.ok()) << r.status();
     auto s = r->ExtractTo(target_.get());
@@ -399,7 +408,7 @@ TEST_F(StoneTest, DetectsCorruptionWithDataLoss) {
 
 TEST_F(StoneTest, RefusesDeviceNodeRecordsAndUnknownKinds) {
   auto raw = BinaryParts(TestMeta(), {File("a", "x")}, {"x"});
-  raw.payloads[1].stored[0] = 4;  // the record's file type byte
+  raw.payloads[internal::kBinaryLayout].stored[0] = 4;  // the record's file type byte
   auto r = OpenCrafted("dev.stone", raw);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("unknown file type 4"), std::string::npos) << r.status();
@@ -407,7 +416,7 @@ TEST_F(StoneTest, RefusesDeviceNodeRecordsAndUnknownKinds) {
   std::swap(raw.payloads[0], raw.payloads[1]);
   r = OpenCrafted("order.stone", raw);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("payload 0 is layout"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("payload 0 is content"), std::string::npos) << r.status();
 }
 
 TEST_F(StoneTest, ExtractNeverReplacesExistingEntriesOrFollowsPlantedSymlinks) {

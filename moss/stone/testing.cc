@@ -85,22 +85,19 @@ RawStone BinaryParts(const Meta& meta, const std::vector<LayoutEntry>& layout,
   RawStone s;
   uint32_t meta_count = 0;
   std::string m = internal::EncodeMeta(meta, 0, &meta_count);
-  s.payloads.push_back({PayloadKind::kMeta, Compression::kNone, meta_count, m});
-  s.payloads.push_back({PayloadKind::kLayout, Compression::kNone,
-                        static_cast<uint32_t>(layout.size()), internal::EncodeLayout(layout)});
-  std::vector<std::string> sorted = contents;
-  std::sort(sorted.begin(), sorted.end(),
-            [](const std::string& a, const std::string& b) { return Sha256Of(a) < Sha256Of(b); });
   std::vector<ContentRange> index;
   std::string content;
-  for (const auto& c : sorted) {
+  for (const auto& c : contents) {
     index.push_back({Sha256Of(c), content.size(), c.size()});
     content += c;
   }
-  s.payloads.push_back({PayloadKind::kIndex, Compression::kNone,
-                        static_cast<uint32_t>(index.size()), internal::EncodeIndex(index)});
+  s.payloads.push_back({PayloadKind::kMeta, Compression::kNone, meta_count, m});
   s.payloads.push_back(
       {PayloadKind::kContent, Compression::kNone, static_cast<uint32_t>(index.size()), content});
+  s.payloads.push_back({PayloadKind::kLayout, Compression::kNone,
+                        static_cast<uint32_t>(layout.size()), internal::EncodeLayout(layout)});
+  s.payloads.push_back({PayloadKind::kIndex, Compression::kNone,
+                        static_cast<uint32_t>(index.size()), internal::EncodeIndex(index)});
   return s;
 }
 

@@ -40,8 +40,8 @@ struct RawStone {
 };
 std::string Craft(const RawStone& stone);
 
-// Binary stone payloads for `layout` and contents (digest order), uncompressed, with honest
-// lengths: tests then break one thing.
+// Binary stone payloads (Meta, Content, Layout, Index) for `layout` and `contents` (in the
+// given order), uncompressed, with honest lengths: tests then break one thing.
 RawStone BinaryParts(const Meta& meta, const std::vector<LayoutEntry>& layout,
                      const std::vector<std::string>& contents);
 

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "moss/base/check.h"
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -76,19 +77,27 @@ absl::Status Walk(int dirfd, const std::string& prefix, const WriteOptions& opti
   return absl::OkStatus();
 }
 
-absl::Status ReadFileChunks(int tree_dirfd, const LayoutEntry& entry,
-                            const std::function<absl::Status(std::string_view)>& emit) {
-  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenAt(tree_dirfd, entry.path, O_RDONLY | O_NOFOLLOW));
-  std::string buf(kChunk, '\0');
+// One reusable buffer per thread: a fresh zero-filled 1 MiB per file costs more than the
+// reads themselves on trees of small files.
+std::string& ChunkBuffer() {
+  thread_local std::string buf;
+  if (buf.empty()) buf.resize(kChunk);
+  return buf;
+}
+
+// Reads `fd` to its end in chunks handed to `fn`.
+absl::Status ReadChunks(int fd, std::string_view path,
+                        const std::function<absl::Status(std::string_view)>& fn) {
+  std::string& buf = ChunkBuffer();
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
-      return ErrnoError(err, StrCat("read(", entry.path, ")"));
+      return ErrnoError(err, StrCat("read(", path, ")"));
     }
     if (n == 0) return absl::OkStatus();
-    ONIX_RETURN_IF_ERROR(emit(std::string_view(buf.data(), static_cast<size_t>(n))));
+    ONIX_RETURN_IF_ERROR(fn(std::string_view(buf.data(), static_cast<size_t>(n))));
   }
 }
 
@@ -188,75 +197,64 @@ absl::Status CheckMeta(const Meta& meta) {
   return absl::OkStatus();
 }
 
-// Streams every unique digest's bytes (digest order) through one zstd stream into `f`.
-absl::Status WriteContent(StoneFile& f, const std::vector<ContentRange>& index,
-                          const std::map<Digest, const LayoutEntry*>& first,
-                          const ContentSource& content, const WriteOptions& options) {
-  uint64_t plain_total = index.empty() ? 0 : index.back().offset + index.back().length;
-  const uint64_t header_at = f.size();
-  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kPayloadHeaderSize, '\0')));
-
-  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
-  if (!cctx) return Internal("ZSTD_createCCtx failed");
-  (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, options.zstd_level);
-  if (plain_total >= kMultithreadThreshold) {
-    int workers = options.threads > 0 ? options.threads
-                                      : static_cast<int>(std::thread::hardware_concurrency());
-    // zstd's multithreaded output is the same for every worker count >= 1, so only the
-    // size threshold (not the machine) decides the bytes.
-    (void)ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, std::max(1, workers));
+// One zstd stream written straight into the stone, hashing the stored bytes as they go.
+class ContentStream {
+ public:
+  // `layout_bytes` (the sum of the layout's regular-file sizes, duplicates included) decides
+  // multithreading: a property of the input, so the stone's bytes never depend on the machine.
+  ContentStream(StoneFile& f, const WriteOptions& options, uint64_t layout_bytes)
+      : f_(f), cctx_(ZSTD_createCCtx()), out_(ZSTD_CStreamOutSize(), '\0') {
+    ONIX_CHECK(cctx_ != nullptr) << "ZSTD_createCCtx failed";
+    (void)ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, options.zstd_level);
+    if (layout_bytes >= kMultithreadThreshold) {
+      const int workers = options.threads > 0
+                              ? options.threads
+                              : static_cast<int>(std::thread::hardware_concurrency());
+      // zstd's multithreaded output is the same for every worker count >= 1.
+      (void)ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_nbWorkers, std::max(1, workers));
+    }
   }
-  (void)ZSTD_CCtx_setPledgedSrcSize(cctx.get(), plain_total);
+  absl::Status Add(std::string_view bytes) {
+    plain_ += bytes.size();
+    return Drain(bytes.data(), bytes.size(), ZSTD_e_continue);
+  }
+  // Ends the frame; returns the payload header fields.
+  absl::StatusOr<PayloadInfo> Finish(uint32_t records) {
+    ONIX_RETURN_IF_ERROR(Drain(nullptr, 0, ZSTD_e_end));
+    PayloadInfo p;
+    p.kind = PayloadKind::kContent;
+    p.compression = Compression::kZstd;
+    p.record_count = records;
+    p.stored_length = stored_;
+    p.plain_length = plain_;
+    p.checksum = hash_.Finish();
+    return p;
+  }
+  uint64_t plain() const { return plain_; }
 
-  Sha256 stored_hash;
-  uint64_t stored_len = 0;
-  std::string out(ZSTD_CStreamOutSize(), '\0');
-  auto drain = [&](const void* src, size_t len, ZSTD_EndDirective mode) -> absl::Status {
+ private:
+  absl::Status Drain(const void* src, size_t len, ZSTD_EndDirective mode) {
     ZSTD_inBuffer in{src, len, 0};
     for (;;) {
-      ZSTD_outBuffer o{out.data(), out.size(), 0};
-      size_t rem = ZSTD_compressStream2(cctx.get(), &o, &in, mode);
+      ZSTD_outBuffer o{out_.data(), out_.size(), 0};
+      const size_t rem = ZSTD_compressStream2(cctx_.get(), &o, &in, mode);
       if (ZSTD_isError(rem)) return Internal(StrCat("zstd: ", ZSTD_getErrorName(rem)));
       if (o.pos > 0) {
-        std::string_view chunk(out.data(), o.pos);
-        stored_hash.Update(chunk);
-        stored_len += o.pos;
-        ONIX_RETURN_IF_ERROR(f.Write(chunk));
+        std::string_view chunk(out_.data(), o.pos);
+        hash_.Update(chunk);
+        stored_ += o.pos;
+        ONIX_RETURN_IF_ERROR(f_.Write(chunk));
       }
       if (mode == ZSTD_e_end ? rem == 0 : in.pos == in.size) return absl::OkStatus();
     }
-  };
-  for (const ContentRange& range : index) {
-    const LayoutEntry& entry = *first.at(range.digest);
-    Sha256 h;
-    uint64_t got = 0;
-    absl::Status s = content(entry, [&](std::string_view chunk) -> absl::Status {
-      if (got + chunk.size() > range.length) {
-        return FailedPrecondition(
-            StrCat("'", entry.path, "' grew beyond ", range.length, " bytes while packing"));
-      }
-      got += chunk.size();
-      h.Update(chunk);
-      return drain(chunk.data(), chunk.size(), ZSTD_e_continue);
-    });
-    ONIX_RETURN_IF_ERROR_CTX(s, StrCat("packing '", entry.path, "'"));
-    if (got != range.length || h.Finish() != range.digest) {
-      return FailedPrecondition(StrCat("packing '", entry.path,
-                                       "': content changed since it was scanned (", got,
-                                       " bytes, expected ", range.length, ")"));
-    }
   }
-  ONIX_RETURN_IF_ERROR(drain(nullptr, 0, ZSTD_e_end));
 
-  PayloadInfo p;
-  p.kind = PayloadKind::kContent;
-  p.compression = Compression::kZstd;
-  p.record_count = static_cast<uint32_t>(index.size());
-  p.stored_length = stored_len;
-  p.plain_length = plain_total;
-  p.checksum = stored_hash.Finish();
-  return f.PWrite(internal::EncodePayloadHeader(p), header_at);
-}
+  StoneFile& f_;
+  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx_;
+  std::string out_;
+  Sha256 hash_;
+  uint64_t plain_ = 0, stored_ = 0;
+};
 
 absl::Status FinishFile(StoneFile& f, StoneType type, uint16_t payloads, bool fsync) {
   internal::FileHeader h;
@@ -267,13 +265,14 @@ absl::Status FinishFile(StoneFile& f, StoneType type, uint16_t payloads, bool fs
   return f.Publish(fsync);
 }
 
-absl::Status WriteMetaAndLayout(StoneFile& f, const Meta& meta,
-                                const std::vector<LayoutEntry>& layout,
-                                const WriteOptions& options) {
+absl::Status WriteMeta(StoneFile& f, const Meta& meta, const WriteOptions& options) {
   uint32_t meta_count = 0;
   std::string meta_bytes = internal::EncodeMeta(meta, options.source_date_epoch, &meta_count);
-  ONIX_RETURN_IF_ERROR(
-      WritePayload(f, PayloadKind::kMeta, meta_count, meta_bytes, options.zstd_level));
+  return WritePayload(f, PayloadKind::kMeta, meta_count, meta_bytes, options.zstd_level);
+}
+
+absl::Status WriteLayout(StoneFile& f, const std::vector<LayoutEntry>& layout,
+                         const WriteOptions& options) {
   return WritePayload(f, PayloadKind::kLayout, static_cast<uint32_t>(layout.size()),
                       internal::EncodeLayout(layout), options.zstd_level);
 }
@@ -292,34 +291,141 @@ absl::Status PrepareLayout(const Meta& meta, std::vector<LayoutEntry>& layout) {
   return ValidateLayout(layout, meta.allow_setid);
 }
 
-absl::Status WriteBinaryImpl(const Meta& meta, std::vector<LayoutEntry> layout,
-                             const ContentSource& content, const std::string& out_path,
+// Files up to this size are read once into memory, hashed, and compressed only when their
+// digest is new; bigger files are hashed first and re-read (from the page cache) if new.
+constexpr uint64_t kWholeFileLimit = 8u << 20;
+
+// Reads the tree file of `e` and adds its bytes to `content` unless its digest is already
+// there; fills e.digest and e.size from what was read.
+absl::Status PackTreeFile(int tree_dirfd, LayoutEntry& e, std::string& buf,
+                          std::map<Digest, size_t>& seen, std::vector<ContentRange>& index,
+                          ContentStream& content) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenAt(tree_dirfd, e.path, O_RDONLY | O_NOFOLLOW));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("fstat(", e.path, ")"));
+  }
+  if (!S_ISREG(st.st_mode)) return FailedPrecondition("no longer a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size <= kWholeFileLimit) {
+    if (buf.size() < size + 1) buf.resize(size + 1);
+    uint64_t got = 0;
+    for (;;) {
+      // One spare byte detects a file that grew since fstat.
+      ssize_t n = ::read(fd.get(), buf.data() + got, size + 1 - got);
+      if (n < 0) {
+        const int err = errno;
+        if (err == EINTR) continue;
+        return ErrnoError(err, StrCat("read(", e.path, ")"));
+      }
+      if (n == 0) break;
+      got += static_cast<uint64_t>(n);
+      if (got > size) return FailedPrecondition("file grew while packing");
+    }
+    std::string_view bytes(buf.data(), got);
+    e.digest = Sha256Of(bytes);
+    e.size = got;
+    if (seen.emplace(e.digest, index.size()).second) {
+      index.push_back({e.digest, content.plain(), got});
+      ONIX_RETURN_IF_ERROR(content.Add(bytes));
+    }
+    return absl::OkStatus();
+  }
+  Sha256 h;
+  uint64_t got = 0;
+  ONIX_RETURN_IF_ERROR(ReadChunks(fd.get(), e.path, [&](std::string_view chunk) {
+    h.Update(chunk);
+    got += chunk.size();
+    return absl::OkStatus();
+  }));
+  e.digest = h.Finish();
+  e.size = got;
+  if (!seen.emplace(e.digest, index.size()).second) return absl::OkStatus();
+  index.push_back({e.digest, content.plain(), got});
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("lseek(", e.path, ")"));
+  }
+  Sha256 again;
+  uint64_t again_len = 0;
+  ONIX_RETURN_IF_ERROR(ReadChunks(fd.get(), e.path, [&](std::string_view chunk) {
+    if (again_len + chunk.size() > got) return FailedPrecondition("file grew while packing");
+    again.Update(chunk);
+    again_len += chunk.size();
+    return content.Add(chunk);
+  }));
+  if (again_len != got || again.Finish() != e.digest) {
+    return FailedPrecondition("content changed while packing");
+  }
+  return absl::OkStatus();
+}
+
+// Adds the bytes of an explicit layout entry from `source`, verifying digest and size.
+absl::Status PackSourceFile(const LayoutEntry& e, const ContentSource& source,
+                            std::map<Digest, size_t>& seen, std::vector<ContentRange>& index,
+                            ContentStream& content) {
+  auto [it, inserted] = seen.emplace(e.digest, index.size());
+  if (!inserted) {
+    if (index[it->second].length != e.size) {
+      return InvalidArgument(StrCat("shares its digest with a file of ", index[it->second].length,
+                                    " bytes but has size ", e.size));
+    }
+    return absl::OkStatus();
+  }
+  index.push_back({e.digest, content.plain(), e.size});
+  Sha256 h;
+  uint64_t got = 0;
+  ONIX_RETURN_IF_ERROR(source(e, [&](std::string_view chunk) -> absl::Status {
+    if (got + chunk.size() > e.size) {
+      return FailedPrecondition(
+          StrCat("content changed: more than the ", e.size, " bytes of the layout"));
+    }
+    got += chunk.size();
+    h.Update(chunk);
+    return content.Add(chunk);
+  }));
+  if (got != e.size || h.Finish() != e.digest) {
+    return FailedPrecondition(StrCat("content changed: ", got, " bytes, expected ", e.size,
+                                     " with digest ", e.digest.Hex()));
+  }
+  return absl::OkStatus();
+}
+
+// The binary writer. Payload order Meta, Content, Layout, Index lets it read every file once:
+// digests are known only after Content is written. Content holds unique bytes in the order of
+// their first path. Either `tree_dirfd` >= 0 (digests and sizes come from the files) or
+// `source` supplies bytes for a layout that already carries digests.
+absl::Status WriteBinaryImpl(const Meta& meta, std::vector<LayoutEntry> layout, int tree_dirfd,
+                             const ContentSource& source, const std::string& out_path,
                              const WriteOptions& options) {
   ONIX_RETURN_IF_ERROR(CheckLevel(options));
   ONIX_RETURN_IF_ERROR(CheckMeta(meta));
   ONIX_RETURN_IF_ERROR(PrepareLayout(meta, layout));
-  std::map<Digest, const LayoutEntry*> first;
-  for (const auto& e : layout) {
-    if (e.kind != FileKind::kRegular) continue;
-    auto [it, inserted] = first.emplace(e.digest, &e);
-    if (!inserted && it->second->size != e.size) {
-      return InvalidArgument(
-          StrCat("'", e.path, "' and '", it->second->path, "' share a digest but differ in size"));
-    }
-  }
-  std::vector<ContentRange> index;
-  index.reserve(first.size());
-  uint64_t offset = 0;
-  for (const auto& [digest, entry] : first) {
-    index.push_back({digest, offset, entry->size});
-    offset += entry->size;
-  }
+  uint64_t layout_bytes = 0;
+  for (const auto& e : layout) layout_bytes += e.kind == FileKind::kRegular ? e.size : 0;
   ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
   ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
-  ONIX_RETURN_IF_ERROR(WriteMetaAndLayout(f, meta, layout, options));
+  ONIX_RETURN_IF_ERROR(WriteMeta(f, meta, options));
+
+  const uint64_t content_header_at = f.size();
+  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kPayloadHeaderSize, '\0')));
+  ContentStream content(f, options, layout_bytes);
+  std::map<Digest, size_t> seen;
+  std::vector<ContentRange> index;
+  std::string buf;
+  for (LayoutEntry& e : layout) {
+    if (e.kind != FileKind::kRegular) continue;
+    absl::Status s = tree_dirfd >= 0 ? PackTreeFile(tree_dirfd, e, buf, seen, index, content)
+                                     : PackSourceFile(e, source, seen, index, content);
+    ONIX_RETURN_IF_ERROR_CTX(s, StrCat("packing '", e.path, "'"));
+  }
+  ONIX_ASSIGN_OR_RETURN(PayloadInfo p, content.Finish(static_cast<uint32_t>(index.size())));
+  ONIX_RETURN_IF_ERROR(f.PWrite(internal::EncodePayloadHeader(p), content_header_at));
+
+  ONIX_RETURN_IF_ERROR(WriteLayout(f, layout, options));
   ONIX_RETURN_IF_ERROR(WritePayload(f, PayloadKind::kIndex, static_cast<uint32_t>(index.size()),
                                     internal::EncodeIndex(index), options.zstd_level));
-  ONIX_RETURN_IF_ERROR(WriteContent(f, index, first, content, options));
   return FinishFile(f, StoneType::kBinary, 4, options.fsync);
 }
 
@@ -350,12 +456,17 @@ absl::StatusOr<std::vector<LayoutEntry>> ScanTree(int tree_dirfd, const WriteOpt
         return;
       }
       uint64_t size = 0;
-      auto digest = Sha256Fd(fd->get(), &size);
-      if (!digest.ok()) {
-        errors[t] = Annotate(digest.status(), StrCat("hashing '", e.path, "'"));
+      Sha256 h;
+      absl::Status s = ReadChunks(fd->get(), e.path, [&](std::string_view chunk) {
+        h.Update(chunk);
+        size += chunk.size();
+        return absl::OkStatus();
+      });
+      if (!s.ok()) {
+        errors[t] = Annotate(s, StrCat("hashing '", e.path, "'"));
         return;
       }
-      e.digest = *digest;
+      e.digest = h.Finish();
       e.size = size;
     }
   };
@@ -370,14 +481,10 @@ absl::StatusOr<std::vector<LayoutEntry>> ScanTree(int tree_dirfd, const WriteOpt
 absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::string& out_path,
                               const WriteOptions& options) {
   auto run = [&]() -> absl::Status {
-    ONIX_ASSIGN_OR_RETURN(std::vector<LayoutEntry> layout, ScanTree(tree_dirfd, options));
-    return WriteBinaryImpl(
-        meta, std::move(layout),
-        [tree_dirfd](const LayoutEntry& e,
-                     const std::function<absl::Status(std::string_view)>& emit) {
-          return ReadFileChunks(tree_dirfd, e, emit);
-        },
-        out_path, options);
+    if (tree_dirfd < 0) return InvalidArgument("no tree directory");
+    std::vector<LayoutEntry> layout;
+    ONIX_RETURN_IF_ERROR_CTX(Walk(tree_dirfd, "", options, layout), "scanning tree");
+    return WriteBinaryImpl(meta, std::move(layout), tree_dirfd, nullptr, out_path, options);
   };
   return Annotate(run(), StrCat("writing stone ", out_path));
 }
@@ -385,7 +492,7 @@ absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::strin
 absl::Status WriteBinaryStoneFrom(const Meta& meta, std::vector<LayoutEntry> layout,
                                   const ContentSource& content, const std::string& out_path,
                                   const WriteOptions& options) {
-  return Annotate(WriteBinaryImpl(meta, std::move(layout), content, out_path, options),
+  return Annotate(WriteBinaryImpl(meta, std::move(layout), -1, content, out_path, options),
                   StrCat("writing stone ", out_path));
 }
 
@@ -397,7 +504,8 @@ absl::Status WriteManifestStone(const Meta& meta, std::vector<LayoutEntry> layou
     ONIX_RETURN_IF_ERROR(PrepareLayout(meta, layout));
     ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
     ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
-    ONIX_RETURN_IF_ERROR(WriteMetaAndLayout(f, meta, layout, options));
+    ONIX_RETURN_IF_ERROR(WriteMeta(f, meta, options));
+    ONIX_RETURN_IF_ERROR(WriteLayout(f, layout, options));
     return FinishFile(f, StoneType::kManifest, 2, options.fsync);
   };
   return Annotate(run(), StrCat("writing manifest stone ", out_path));
