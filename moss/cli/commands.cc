@@ -7,6 +7,12 @@ namespace onix::moss_cli {
 
 const CommandEntry kCommands[] = {
     {"version", &AddVersionCommand},
+    {"install", &AddInstallCommand},
+    {"remove", &AddRemoveCommand},
+    {"list", &AddListCommand},
+    {"info", &AddInfoCommand},
+    {"search-file", &AddSearchFileCommand},
+    {"state", &AddStateCommand},
     {"boot", &AddBootCommand},
     {"inspect", &AddInspectCommand},
     {"extract", &AddExtractCommand},

@@ -6,6 +6,13 @@
 namespace onix::moss_cli {
 
 void AddVersionCommand(CLI::App& app, Context& ctx);
+// Transactions and states (issue 4).
+void AddInstallCommand(CLI::App& app, Context& ctx);
+void AddRemoveCommand(CLI::App& app, Context& ctx);
+void AddListCommand(CLI::App& app, Context& ctx);
+void AddInfoCommand(CLI::App& app, Context& ctx);
+void AddSearchFileCommand(CLI::App& app, Context& ctx);
+void AddStateCommand(CLI::App& app, Context& ctx);
 void AddBootCommand(CLI::App& app, Context& ctx);
 void AddInspectCommand(CLI::App& app, Context& ctx);
 void AddExtractCommand(CLI::App& app, Context& ctx);

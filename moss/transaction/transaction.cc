@@ -329,7 +329,7 @@ std::string ChangeMessage(const std::vector<PackageChange>& changes) {
 }
 
 absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, const Options& o) {
-  ONIX_CHECK(root.writable()) << "Apply needs the root lock";
+  ONIX_CHECK(root.writable() || o.dry_run) << "Apply needs the root lock";
   Result result;
   Plan& plan = result.plan;
 
@@ -467,7 +467,7 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
 }
 
 absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Options& o) {
-  ONIX_CHECK(root.writable()) << "Activate needs the root lock";
+  ONIX_CHECK(root.writable() || o.dry_run) << "Activate needs the root lock";
   Result result;
   Plan& plan = result.plan;
   ONIX_ASSIGN_OR_RETURN(db::StateRecord target, root.ResolveState(id));
