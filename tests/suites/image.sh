@@ -38,11 +38,21 @@ fi
 ok "every recipe in stones/ builds with musl-gcc by hand (tools/quarry prove)"
 grep 'prove .*: \(ok\|unchanged\)' <<<"$out" | sed 's/^/# /'
 
+# stones/busybox/config is kept for review; it must be what the recipe's setup resolves.
+cfg_built=$(ls -d build/quarry/prove/busybox/build/*/.config 2>/dev/null | head -1)
+if [[ -n $cfg_built ]] && diff <(grep -E '^(# )?CONFIG_' stones/busybox/config) \
+    <(grep -E '^(# )?CONFIG_' "$cfg_built") > "$work/busybox-config.diff"; then
+  ok "stones/busybox/config matches the configuration the busybox recipe generates"
+else
+  not_ok "stones/busybox/config matches the configuration the busybox recipe generates" \
+    "$(head -20 "$work/busybox-config.diff" 2>/dev/null)"
+fi
+
 # --- a machine root in moss's shape -------------------------------------------------------
 root=$work/root
 kver=6.1.0-56-amd64
 fstx=1-$(printf 'onix image test' | sha256sum | cut -c1-4)
-tools/quarry rootfs "$root" musl busybox zstd filesystem branding linux >/dev/null
+tools/quarry rootfs "$root" musl busybox libzstd filesystem branding linux >/dev/null
 mkdir -p "$root/.moss/store" "$root/.moss/root" "$root/.moss/db"
 # The test's own init, in place of the machine's: prints what it sees and powers off.
 mkdir -p "$root/usr/libexec"
