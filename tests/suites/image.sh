@@ -6,7 +6,9 @@
 # entries (real bootctl), root fs (debugfs), no glibc in the root, a chroot shell on musl,
 # and one OVMF + systemd-boot boot under TCG to a marker printed by the root's init.
 #
-# First run: about 4 min (the stone builds); later runs: about 30-60 s (mostly the boot).
+# When bazel-bin/boulder/boulder and bazel-bin/moss/moss exist, the same recipes are also
+# built by boulder (tools/quarry build-stones, cached the same way) and installed by moss.
+# First run: about 4-8 min (the stone builds, twice); later runs: about 25-60 s (mostly the boot).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -120,6 +122,46 @@ if [[ $(id -u) == 0 ]]; then
 else
   skip "chroot ROOT /bin/sh -c 'echo ok' runs busybox on musl" "needs root for chroot"
   skip "zstd round-trips in the chroot" "needs root for chroot"
+fi
+
+# --- the same recipes through boulder, installed by moss -----------------------------------
+boulder=bazel-bin/boulder/boulder moss=bazel-bin/moss/moss
+if [[ -x $boulder && -x $moss ]]; then
+  if out=$(tools/quarry build-stones 2>&1); then
+    ok "boulder builds every recipe into stones (tools/quarry build-stones)"
+    grep 'build-stones .*: ' <<<"$out" | sed 's/^/# /'
+  else
+    not_ok "boulder builds every recipe into stones (tools/quarry build-stones)" "$out"
+  fi
+  if out=$(tools/quarry repo 2>&1) && [[ -s build/stones/stone.index && -s build/stones/stone.index.sig ]]; then
+    ok "moss indexes and signs build/stones (tools/quarry repo)"
+  else
+    not_ok "moss indexes and signs build/stones (tools/quarry repo)" "$out"
+  fi
+  mroot=$work/moss-root
+  # A fresh root as an installer starts it: the profile's kernel command line for boot/bls.
+  mkdir -p "$mroot/etc/kernel"
+  tools/onix-image setting stones/profiles/tinybox.yaml cmdline > "$mroot/etc/kernel/cmdline"
+  stones=()
+  for p in musl busybox libzstd zstd filesystem branding linux; do
+    stones+=(build/stones/"$p"-[0-9]*.stone)
+  done
+  if out=$("$moss" --root "$mroot" -y install "${stones[@]}" 2>&1) && [[ -x $mroot/usr/bin/busybox ]]; then
+    ok "moss --root installs the boulder-built stones as state 1"
+  else
+    not_ok "moss --root installs the boulder-built stones as state 1" "$out"
+  fi
+  check "the moss-installed root has no glibc (check_no_glibc)" \
+    tests/lib/check_no_glibc.sh "$mroot" usr/lib/onix/runtime
+  if [[ $(id -u) == 0 ]]; then
+    out=$(chroot "$mroot" /bin/sh -c 'echo ok; echo across | zstd -q | zstd -dq' 2>&1)
+    [[ $out == $'ok\nacross' ]] && ok "the moss-installed root runs sh and zstd on musl in a chroot" ||
+      not_ok "the moss-installed root runs sh and zstd on musl in a chroot" "$out"
+  else
+    skip "the moss-installed root runs sh and zstd on musl in a chroot" "needs root for chroot"
+  fi
+else
+  skip "boulder builds, moss installs the stone set" "bazel-bin/boulder/boulder or bazel-bin/moss/moss not built (bazel build //boulder //moss)"
 fi
 
 # --- the image ----------------------------------------------------------------------------
