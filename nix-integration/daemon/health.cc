@@ -1,5 +1,6 @@
 #include "nix-integration/daemon/health.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -65,6 +66,15 @@ class Conversation {
 
   Outcome Connect(const std::string& path, boost::system::error_code* ec) {
     return Run([&](auto handler) { socket_.async_connect({path}, handler); }, ec);
+  }
+  // The uid of the process on the other end (SO_PEERCRED), or -1 when it cannot be read.
+  int64_t PeerUid() {
+    struct ucred cred {};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      return -1;
+    }
+    return cred.uid;
   }
   Outcome WriteU64(uint64_t v) {
     unsigned char buf[8];
@@ -248,6 +258,12 @@ DaemonHealth CheckDaemon(const std::string& socket_path, absl::Duration timeout,
                 StrCat("connecting to ", socket_path, ": ", ec.message()));
   }
 
+  // Only root runs the real daemon; anyone else listening there is not the Nix plane's daemon
+  // (and must not be told which paths we ask about).
+  if (const int64_t uid = c.PeerUid(); uid != 0) {
+    return Make(DaemonHealth::State::kProtocolError,
+                StrCat("socket is served by uid ", uid, ", not root"));
+  }
   ONIX_STEP(c.WriteU64(kWorkerMagic1), "sending the client magic");
   uint64_t magic = 0, daemon_protocol = 0;
   ONIX_STEP(c.ReadU64(&magic), "reading the daemon magic");

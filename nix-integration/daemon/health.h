@@ -36,6 +36,8 @@ struct DaemonHealth {
 // (WORKER_MAGIC_1/2, protocol 1.34, obsolete affinity/reserveSpace words, version string,
 // the daemon's stderr stream up to STDERR_LAST), and when `probe_path` is not empty asks
 // wopIsValidPath about it. Everything, connecting included, must finish within `timeout`.
+// A socket served by a process not running as root (SO_PEERCRED) is a protocol error before
+// anything is sent.
 // Read-only: it changes nothing in the store. The connection is closed on return, and the
 // daemon's per-connection child exits on EOF. Never fails: every outcome is a state.
 DaemonHealth CheckDaemon(const std::string& socket_path, absl::Duration timeout,
