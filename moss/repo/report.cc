@@ -45,6 +45,10 @@ std::string FormatPlan(const solver::Plan& plan) {
                     HumanSize(c.to.stone_size), ")\n");
     }
   }
+  if (!plan.promoted.empty()) {
+    out += "mark explicit:\n";
+    for (const auto& r : plan.promoted) out += StrCat("  ", r.name, " ", Vr(r), "\n");
+  }
   if (!plan.removals.empty()) {
     out += "remove:\n";
     for (const auto& r : plan.removals) out += StrCat("  ", r.name, " ", Vr(r), "\n");

@@ -557,7 +557,14 @@ absl::StatusOr<Plan> Resolve(Universe& universe, const Request& request) {
   Id p;
   Solvable* s;
   FOR_REPO_SOLVABLES(u.installed, p, s) {
-    if (erased.count(p) == 0) plan.selection.push_back(u.Ref(p));
+    if (erased.count(p) != 0) continue;
+    StoneRef kept = u.Ref(p);
+    // Asking for an installed dependency by name makes it explicit, so autoremove keeps it.
+    if (wanted.count(p) > 0 && !kept.is_explicit) {
+      kept.is_explicit = true;
+      plan.promoted.push_back(kept);
+    }
+    plan.selection.push_back(std::move(kept));
   }
   for (Id n : added) {
     StoneRef to = u.Ref(n);

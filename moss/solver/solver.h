@@ -74,6 +74,8 @@ struct Plan {
   std::vector<Change> upgrades;
   std::vector<Change> downgrades;
   std::vector<StoneRef> removals;
+  // Installed dependency-only packages the request names: they become explicit.
+  std::vector<StoneRef> promoted;
   std::vector<Problem> problems;
   // The complete resulting selection (every package installed after the transaction), with
   // explicit flags; this is what the transaction engine installs.
@@ -85,7 +87,8 @@ struct Plan {
 
   bool ok() const { return problems.empty(); }
   bool empty() const {
-    return installs.empty() && upgrades.empty() && downgrades.empty() && removals.empty();
+    return installs.empty() && upgrades.empty() && downgrades.empty() && removals.empty() &&
+           promoted.empty();
   }
 };
 

@@ -205,6 +205,19 @@ TEST(Resolve, OrphansListsDependencyOnlyPackagesNothingNeeds) {
   EXPECT_EQ(Names(plan.removals), (std::vector<std::string>{"stale 1.0-1-1"}));
 }
 
+TEST(Resolve, InstallingAnInstalledDependencyMakesItExplicit) {
+  Universe u;
+  ASSERT_TRUE(u.AddRepository("main", 0, {Pkg("lib", "1.0")}).ok());
+  ASSERT_TRUE(
+      u.SetInstalled({{Pkg("app", "1.0", {"name(lib)"}), true}, {Pkg("lib", "1.0"), false}}).ok());
+  Plan plan = MustResolve(u, {.install = {"lib"}});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_TRUE(plan.installs.empty());
+  EXPECT_EQ(Names(plan.promoted), (std::vector<std::string>{"lib 1.0-1-1"}));
+  for (const auto& r : plan.selection) EXPECT_TRUE(r.is_explicit) << r.name;
+  EXPECT_FALSE(plan.empty());
+}
+
 TEST(Resolve, RemovingAPackageThatIsNotInstalledIsAProblem) {
   Universe u;
   ASSERT_TRUE(u.SetInstalled({{Pkg("app", "1.0"), true}}).ok());
