@@ -305,6 +305,35 @@ absl::Status Universe::LoadRepositoryCache(std::string_view name, int priority,
   return absl::OkStatus();
 }
 
+absl::Status Universe::AddTesttagsRepository(std::string_view name, int priority,
+                                             const std::string& path, bool installed) {
+  const std::string n = installed ? kInstalledRepo : std::string(name);
+  if (installed ? impl_->installed != nullptr
+                : (n.empty() || n == kInstalledRepo || impl_->repo_names.count(n) > 0)) {
+    return InvalidArgument(StrCat("loading testtags ", path, ": repository name is taken"));
+  }
+  FilePtr fp(fopen(path.c_str(), "re"));
+  if (!fp) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("opening testtags ", path));
+  }
+  ::Repo* repo = repo_create(impl_->pool.get(), n.c_str());
+  repo->priority = priority;
+  if (testcase_add_testtags(repo, fp.get(), 0) != 0) {
+    const std::string why = pool_errstr(impl_->pool.get());
+    repo_free(repo, 1);
+    return InvalidArgument(StrCat("loading testtags ", path, ": ", why));
+  }
+  if (installed) {
+    pool_set_installed(impl_->pool.get(), repo);
+    impl_->installed = repo;
+  } else {
+    impl_->repo_names.insert(n);
+  }
+  impl_->whatprovides_dirty = true;
+  return absl::OkStatus();
+}
+
 absl::Status Universe::SetInstalled(const std::vector<InstalledPackage>& installed) {
   if (impl_->installed != nullptr) {
     repo_free(impl_->installed, 1);

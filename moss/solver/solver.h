@@ -127,6 +127,11 @@ class Universe {
   // missing; DataLoss when it is not a readable .solv file (the caller rebuilds it).
   absl::Status LoadRepositoryCache(std::string_view name, int priority,
                                    const std::string& solv_cache_path);
+  // Loads a repository from a libsolv testtags file (tests/data/solv/*.repo: "=Pkg: name
+  // version release arch", "=Req:", "=Prv:", "=Con:", "=Obs:" lines). Scenario fixtures only:
+  // such packages carry no stone digest. EVRs are "<version>-<source>.<build>" as below.
+  absl::Status AddTesttagsRepository(std::string_view name, int priority, const std::string& path,
+                                     bool installed = false);
   // Replaces the installed set.
   absl::Status SetInstalled(const std::vector<InstalledPackage>& installed);
 

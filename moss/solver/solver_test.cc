@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -299,6 +300,46 @@ TEST(Universe, SearchMatchesNameAndSummaryCaseInsensitively) {
   ASSERT_TRUE(u.AddRepository("main", 0, {p, Pkg("curl", "8.0")}).ok());
   EXPECT_EQ(Names(u.Search("COMPRESSION")), (std::vector<std::string>{"zlib 1.3-1-1"}));
   EXPECT_EQ(Names(u.Search("url")), (std::vector<std::string>{"curl 8.0-1-1"}));
+}
+
+std::string Fixture(const std::string& name) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return std::string(srcdir ? srcdir : ".") + "/" + (ws ? ws : "onix") + "/tests/data/solv/" + name;
+}
+
+TEST(Fixtures, SonameChainFromTesttagsInstallsEveryProvider) {
+  Universe u;
+  ASSERT_TRUE(u.AddTesttagsRepository("desktop", 0, Fixture("desktop.repo")).ok());
+  Plan plan = MustResolve(u, {.install = {"editor"}});
+  ASSERT_TRUE(plan.ok()) << plan.problems[0].description;
+  std::vector<std::string> names;
+  for (const auto& r : plan.installs) names.push_back(r.name);
+  ASSERT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[0], "editor");
+  EXPECT_EQ(names[1], "glib");
+  EXPECT_EQ(names[2], "gtk");
+  // Either zlib provider satisfies libz.so.1; exactly one is chosen.
+  EXPECT_TRUE(names[3] == "zlib" || names[3] == "zlib-ng") << names[3];
+}
+
+TEST(Fixtures, InstalledAlternativeProviderIsKept) {
+  Universe u;
+  ASSERT_TRUE(u.AddTesttagsRepository("desktop", 0, Fixture("desktop.repo")).ok());
+  ASSERT_TRUE(u.AddTesttagsRepository("", 0, Fixture("installed.repo"), true).ok());
+  Plan plan = MustResolve(u, {.install = {"editor"}});
+  ASSERT_TRUE(plan.ok()) << plan.problems[0].description;
+  for (const auto& r : plan.installs) EXPECT_NE(r.name, "zlib");
+  EXPECT_EQ(plan.installs.size(), 3u);
+}
+
+TEST(Fixtures, MissingSonameNamesTheNeedingPackage) {
+  Universe u;
+  ASSERT_TRUE(u.AddTesttagsRepository("desktop", 0, Fixture("desktop.repo")).ok());
+  Plan plan = MustResolve(u, {.install = {"player"}});
+  ASSERT_EQ(plan.problems.size(), 1u);
+  EXPECT_EQ(plan.problems[0].description,
+            "player 1.0-1-1 needs soname(libavcodec.so.60(x86_64)), which no package provides");
 }
 
 TEST(CompareVersions, OrdersVersionThenSourceReleaseThenBuildRelease) {
