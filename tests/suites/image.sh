@@ -138,6 +138,26 @@ if [[ -x $boulder && -x $moss ]]; then
   else
     not_ok "moss indexes and signs build/stones (tools/quarry repo)" "$out"
   fi
+  rroot=$work/repo-root
+  mkdir -p "$rroot"
+  if out=$("$moss" --root "$rroot" repo add local "file://$repo/build/stones" --key build/quarry/repo-key.pub 2>&1 &&
+      "$moss" --root "$rroot" repo update 2>&1 && "$moss" --root "$rroot" search zstd 2>&1) &&
+      grep -q '^zstd .*local' <<<"$out"; then
+    ok "moss accepts build/stones as a repository signed with the quarry's key and finds zstd in it"
+  else
+    not_ok "moss accepts build/stones as a repository signed with the quarry's key and finds zstd in it" "$out"
+  fi
+  wroot=$work/wrong-key-root
+  mkdir -p "$wroot"
+  "$moss" keygen "$work/other-key" >/dev/null 2>&1
+  if out=$("$moss" --root "$wroot" repo add local "file://$repo/build/stones" --key "$work/other-key.pub" 2>&1 &&
+      "$moss" --root "$wroot" repo update 2>&1); then
+    not_ok "moss refuses build/stones' index under a key that did not sign it" "$out"
+  elif grep -q 'signature does not match' <<<"$out"; then
+    ok "moss refuses build/stones' index under a key that did not sign it"
+  else
+    not_ok "moss refuses build/stones' index under a key that did not sign it" "$out"
+  fi
   mroot=$work/moss-root
   # A fresh root as an installer starts it: the profile's kernel command line for boot/bls.
   mkdir -p "$mroot/etc/kernel"
