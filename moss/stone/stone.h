@@ -110,12 +110,15 @@ absl::StatusOr<std::vector<LayoutEntry>> ScanTree(int tree_dirfd, const WriteOpt
 using ContentSource = std::function<absl::Status(
     const LayoutEntry& entry, const std::function<absl::Status(std::string_view chunk)>& emit)>;
 
-// Packs the tree below `tree_dirfd` (it becomes /usr) with `meta` into `out_path`.
+// Packs the tree below `tree_dirfd` (it becomes /usr) with `meta` into `out_path`, reading
+// every file once (files over 8 MiB twice: hashed, then compressed if new).
 // Deterministic: the same tree, meta and options give byte-identical files (records sorted,
 // no timestamps but options.source_date_epoch). Atomic: the stone is written to a temporary
-// file beside `out_path` and renamed over it, so a failure or crash never leaves a partial
-// stone at `out_path` (a crash may leave a ".<name>.tmp-*" file). A file that changes while
-// packing fails the write (its bytes no longer match the scanned digest).
+// file beside `out_path` and renamed over it (fsynced first unless !options.fsync), so a
+// failure or crash never leaves a partial stone at `out_path` (a crash may leave a
+// ".<name>.tmp-*" file). Refuses device nodes, fifos and sockets, layouts breaking the path
+// rules, and files that grow or change between reads while packing (FailedPrecondition).
+// The tree must not be modified concurrently for the stone to describe one moment of it.
 absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::string& out_path,
                               const WriteOptions& options = {});
 

@@ -168,7 +168,8 @@ absl::Status RunInspect(const InspectRequest& req) {
     if (req.check) {
       j["check"] = check.ok() ? "ok" : std::string(check.message());
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    // Meta strings come from the file: replace invalid UTF-8 instead of throwing.
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return check;
   }
 
