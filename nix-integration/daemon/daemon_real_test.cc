@@ -43,8 +43,13 @@ class RealDaemonTest : public ::testing::Test {
       ::execve("/usr/bin/nix-daemon", argv, envp);
       ::_exit(127);
     }
-    for (int i = 0; i < 200 && !std::filesystem::exists(sock_); ++i) ::usleep(25000);
-    ASSERT_TRUE(std::filesystem::exists(sock_)) << "nix-daemon did not create its socket";
+    // The socket file appears at bind(), a moment before listen(): wait for a real answer.
+    bool up = false;
+    for (int i = 0; i < 200 && !up; ++i) {
+      up = CheckDaemon(sock_, absl::Seconds(2)).healthy();
+      if (!up) ::usleep(25000);
+    }
+    ASSERT_TRUE(up) << "nix-daemon did not come up on " << sock_;
   }
   void TearDown() override { StopDaemon(); }
   void StopDaemon() {

@@ -71,8 +71,15 @@ EOF
   t "daemon health before start is 'socket missing'" \
     sh -c "chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  socket missing'"
   t "seeded init script starts nix-daemon" in_root NIX_DAEMON_PIDFILE=/run/nix-daemon.pid NIX_DAEMON_LOG=/run/nix-daemon.log /etc/init.d/nix-daemon start
-  t "C++ handshake says healthy" \
-    sh -c "chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  healthy'"
+  # The socket file exists from bind(), a moment before listen(): allow the daemon 2 s.
+  healthy() {
+    for _ in $(seq 40); do
+      chroot "$M" /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  healthy' && return 0
+      sleep 0.05
+    done
+    return 1
+  }
+  t "C++ handshake says healthy" healthy
   t "nix profile install nixpkgs#ripgrep works offline" \
     in_root sh -c '. /etc/profile.d/nix.sh && timeout 120 nix profile install nixpkgs#ripgrep'
   t "a fresh login shell has rg on PATH from the seeded hook" \
