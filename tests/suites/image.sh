@@ -4,10 +4,11 @@
 # (/usr, /.moss, /etc, /boot/loader/entries, /boot/onix/<key>/), packs it with tools/onix-image
 # and checks the disk from the outside: partition table (sfdisk --json), ESP (mtools), boot
 # entries (real bootctl), root fs (debugfs), no glibc in the root, a chroot shell on musl,
-# and one OVMF + systemd-boot boot under TCG to a marker printed by the root's init.
+# and an OVMF + systemd-boot boot under TCG to a marker printed by the root's init.
 #
-# When bazel-bin/boulder/boulder and bazel-bin/moss/moss exist, the same recipes are also
-# built by boulder (tools/quarry build-stones, cached the same way) and installed by moss.
+# The same recipes are then built by boulder (tools/quarry build-stones, cached the same way;
+# bazel builds //boulder:boulder and //moss:moss first if they are missing), indexed and
+# signed by moss, installed by `moss --root`, and an image of that root boots too.
 # First run: about 5-8 min (the stone builds, by hand and by boulder); later runs: about
 # 45-60 s, most of it the two boots.
 set -uo pipefail
