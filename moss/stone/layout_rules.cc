@@ -1,5 +1,7 @@
 // ValidateLayout: the v1 path rules every reader enforces before anything touches a disk.
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,15 +29,6 @@ std::vector<std::string_view> Split(std::string_view path) {
   return parts;
 }
 
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
-  return out;
-}
-
 absl::Status CheckPath(std::string_view path) {
   if (path.empty()) return InvalidArgument("empty path");
   if (path.size() > internal::kMaxPathLength) {
@@ -51,104 +44,157 @@ absl::Status CheckPath(std::string_view path) {
   return absl::OkStatus();
 }
 
-// Resolves the symlink at `link_path` through the layout (following chains of symlinks that
-// are themselves layout entries) and fails if any step leaves /usr. Names that the layout
-// does not hold are taken as plain directories: what is not there cannot redirect.
-absl::Status CheckSymlinkStaysInside(
-    const std::string& link_path,
-    const std::unordered_map<std::string_view, std::string_view>& links) {
-  std::vector<std::string> base;
-  {
-    auto parts = Split(link_path);
-    parts.pop_back();
-    for (auto p : parts) base.emplace_back(p);
+// The layout as a tree of numbered nodes (0 is /usr itself), so symlinks resolve by walking
+// nodes instead of joining and hashing whole paths. Each symlink is resolved once and
+// memoised, which keeps a hostile layout of long targets and link chains linear in its size.
+class Resolver {
+ public:
+  // Where a resolution stands: a layout node, plus `virt` components below it that the
+  // layout does not hold (a dangling target is fine as long as it stays inside /usr).
+  struct Pos {
+    int node = 0;
+    int virt = 0;
+  };
+
+  explicit Resolver(const std::vector<LayoutEntry>& layout) : layout_(layout) {
+    parent_.assign(layout.size() + 1, 0);
+    state_.assign(layout.size() + 1, 0);
+    memo_.resize(layout.size() + 1);
   }
-  int hops = 0;
-  // An explicit stack of (components still to walk) keeps this iterative and bounded.
-  std::vector<std::string> stack = base;
-  std::vector<std::string> todo;  // reversed remaining components
-  auto push_target = [&](std::string_view target) -> absl::Status {
+  // Called in layout order with the node of the entry's parent directory.
+  void Add(int parent, std::string_view name) {
+    const int id = static_cast<int>(children_.size()) + 1;
+    parent_[id] = parent;
+    children_.emplace(Key{parent, name}, id);
+  }
+  absl::Status Check(int id) { return Resolve(id, 0).status(); }
+
+ private:
+  struct Key {
+    int parent;
+    std::string_view name;
+    bool operator==(const Key& o) const { return parent == o.parent && name == o.name; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string_view>()(k.name) * 31 + static_cast<size_t>(k.parent);
+    }
+  };
+  const LayoutEntry& Entry(int id) const { return layout_[static_cast<size_t>(id - 1)]; }
+
+  absl::StatusOr<Pos> Resolve(int id, int depth) {
+    if (state_[id] == 2) return memo_[id];
+    if (state_[id] == 1 || depth > kMaxSymlinkHops) {
+      return InvalidArgument("too many levels of symlinks");
+    }
+    state_[id] = 1;
+    std::string_view target = Entry(id).target;
     if (target.empty()) return InvalidArgument("empty symlink target");
     if (target.find('\0') != std::string_view::npos) return InvalidArgument("target contains NUL");
     if (target.size() > internal::kMaxPathLength) return InvalidArgument("target too long");
+    Pos pos{parent_[id], 0};
     if (target.front() == '/') {
       if (target != "/usr" && target.substr(0, 5) != "/usr/") {
         return InvalidArgument(StrCat("absolute target '", target, "' is outside /usr"));
       }
-      stack.clear();
-      target.remove_prefix(target == "/usr" ? 4 : 5);
+      pos = Pos{0, 0};
+      target.remove_prefix(4);
     }
-    auto parts = Split(target);
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.emplace_back(*it);
-    return absl::OkStatus();
-  };
-  ONIX_RETURN_IF_ERROR(push_target(links.at(link_path)));
-  while (!todo.empty()) {
-    std::string part = std::move(todo.back());
-    todo.pop_back();
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (stack.empty()) return InvalidArgument("target resolves outside /usr");
-      stack.pop_back();
-      continue;
+    for (std::string_view part : Split(target)) {
+      if (part.empty() || part == ".") continue;
+      if (part == "..") {
+        if (pos.virt > 0) {
+          --pos.virt;
+        } else if (pos.node == 0) {
+          return InvalidArgument("target resolves outside /usr");
+        } else {
+          pos.node = parent_[pos.node];
+        }
+        continue;
+      }
+      if (pos.virt > 0) {
+        ++pos.virt;
+        continue;
+      }
+      auto it = children_.find(Key{pos.node, part});
+      if (it == children_.end()) {
+        pos.virt = 1;
+        continue;
+      }
+      const LayoutEntry& child = Entry(it->second);
+      if (child.kind == FileKind::kSymlink) {
+        auto sub = Resolve(it->second, depth + 1);
+        if (!sub.ok()) {
+          return InvalidArgument(StrCat("through '", child.path, "': ", sub.status().message()));
+        }
+        pos = *sub;
+      } else if (child.kind == FileKind::kDirectory) {
+        pos.node = it->second;
+      } else {
+        // Below a regular file the kernel says ENOTDIR; nothing can escape from there.
+        pos = Pos{it->second, 1};
+      }
     }
-    stack.push_back(std::move(part));
-    auto it = links.find(Join(stack));
-    if (it == links.end()) continue;
-    if (++hops > kMaxSymlinkHops) return InvalidArgument("too many levels of symlinks");
-    stack.pop_back();
-    ONIX_RETURN_IF_ERROR(push_target(it->second));
+    state_[id] = 2;
+    memo_[id] = pos;
+    return pos;
   }
-  return absl::OkStatus();
-}
+
+  const std::vector<LayoutEntry>& layout_;
+  std::vector<int> parent_;
+  std::vector<uint8_t> state_;  // 0 unresolved, 1 resolving, 2 resolved
+  std::vector<Pos> memo_;
+  std::unordered_map<Key, int, KeyHash> children_;
+};
 
 }  // namespace
 
 absl::Status ValidateLayout(const std::vector<LayoutEntry>& layout, bool allow_setid) {
-  std::unordered_map<std::string_view, FileKind> kinds;
-  std::unordered_map<std::string_view, std::string_view> links;
-  kinds.reserve(layout.size());
+  std::unordered_map<std::string_view, int> ids;  // path -> node id (entry index + 1)
+  ids.reserve(layout.size());
+  Resolver resolver(layout);
   for (size_t i = 0; i < layout.size(); ++i) {
     const LayoutEntry& e = layout[i];
-    auto bad = [&](const absl::Status& s) {
-      return InvalidArgument(StrCat("layout path '", e.path.substr(0, 256), "': ", s.message()));
+    auto bad = [&](std::string_view why) {
+      return InvalidArgument(StrCat("layout path '", e.path.substr(0, 256), "': ", why));
     };
-    ONIX_RETURN_IF_ERROR(CheckPath(e.path).ok() ? absl::OkStatus() : bad(CheckPath(e.path)));
+    if (absl::Status s = CheckPath(e.path); !s.ok()) return bad(std::string(s.message()));
     if (i > 0 && !(layout[i - 1].path < e.path)) {
-      if (layout[i - 1].path == e.path) return bad(InvalidArgument("duplicate path"));
-      return bad(InvalidArgument("not sorted after '" + layout[i - 1].path + "'"));
+      if (layout[i - 1].path == e.path) return bad("duplicate path");
+      return bad(StrCat("not sorted after '", layout[i - 1].path.substr(0, 256), "'"));
     }
     if (e.kind != FileKind::kRegular && e.kind != FileKind::kSymlink &&
         e.kind != FileKind::kDirectory) {
-      return bad(InvalidArgument("unsupported file type (device, fifo or socket)"));
+      return bad("unsupported file type (device, fifo or socket)");
     }
-    if (e.mode & ~07777u)
-      return bad(InvalidArgument(StrCat("mode ", e.mode, " has file-type bits")));
+    if (e.mode & ~07777u) return bad(StrCat("mode ", e.mode, " has file-type bits"));
     if ((e.mode & 06000u) && !allow_setid) {
-      return bad(InvalidArgument("setuid/setgid mode without allow_setid in the metadata"));
+      return bad("setuid/setgid mode without allow_setid in the metadata");
     }
+    if (e.kind != FileKind::kSymlink && !e.target.empty()) {
+      return bad("symlink target on a non-symlink");
+    }
+    int parent = 0;
     const size_t slash = e.path.rfind('/');
     if (slash != std::string::npos) {
-      std::string_view parent(e.path.data(), slash);
-      auto it = kinds.find(parent);
-      if (it == kinds.end()) return bad(InvalidArgument("parent directory is not in the layout"));
-      if (it->second != FileKind::kDirectory) {
-        return bad(InvalidArgument("parent is not a directory (nothing may live below a symlink)"));
+      auto it = ids.find(std::string_view(e.path.data(), slash));
+      if (it == ids.end()) return bad("parent directory is not in the layout");
+      if (layout[static_cast<size_t>(it->second - 1)].kind != FileKind::kDirectory) {
+        return bad("parent is not a directory (nothing may live below a symlink)");
       }
+      parent = it->second;
     }
-    kinds.emplace(e.path, e.kind);
-    if (e.kind == FileKind::kSymlink) {
-      links.emplace(e.path, e.target);
-    } else if (!e.target.empty()) {
-      return bad(InvalidArgument("symlink target on a non-symlink"));
-    }
+    ids.emplace(e.path, static_cast<int>(i) + 1);
+    resolver.Add(parent, slash == std::string::npos ? std::string_view(e.path)
+                                                    : std::string_view(e.path).substr(slash + 1));
   }
-  for (const LayoutEntry& e : layout) {
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const LayoutEntry& e = layout[i];
     if (e.kind != FileKind::kSymlink) continue;
-    absl::Status s = CheckSymlinkStaysInside(e.path, links);
+    absl::Status s = resolver.Check(static_cast<int>(i) + 1);
     if (!s.ok()) {
-      return InvalidArgument(StrCat("layout symlink '", e.path, "' -> '", e.target.substr(0, 256),
-                                    "': ", s.message()));
+      return InvalidArgument(StrCat("layout symlink '", e.path.substr(0, 256), "' -> '",
+                                    e.target.substr(0, 256), "': ", s.message()));
     }
   }
   return absl::OkStatus();
