@@ -4,6 +4,10 @@
 namespace onix::cli {
 
 const CommandEntry kCommands[] = {
+    {"status", &AddStatusCommand},
+    {"rollback", &AddRollbackCommand},
+    {"history", &AddHistoryCommand},
+    {"diff", &AddDiffCommand},
     {"etc", &AddEtcCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);

@@ -6,5 +6,9 @@
 namespace onix::cli {
 
 void AddEtcCommand(CLI::App& app, Context& ctx);
+void AddStatusCommand(CLI::App& app, Context& ctx);
+void AddRollbackCommand(CLI::App& app, Context& ctx);
+void AddHistoryCommand(CLI::App& app, Context& ctx);
+void AddDiffCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::cli

@@ -1,0 +1,113 @@
+#include "onix-cli/machine/rollback.h"
+
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/bootsync/bootsync.h"
+#include "moss/transaction/root.h"
+#include "moss/transaction/transaction.h"
+#include "nix-integration/daemon/fingerprint.h"
+#include "nix-integration/opengl_bridge/bridge.h"
+#include "onix-cli/status/collect.h"
+
+namespace onix::cli {
+namespace {
+
+using moss::transaction::Access;
+using moss::transaction::MachineRoot;
+
+absl::StatusOr<moss::db::StateRecord> PickTarget(MachineRoot& machine, const std::string& target) {
+  ONIX_ASSIGN_OR_RETURN(std::optional<moss::db::StateRecord> active, machine.ActiveState());
+  if (!active) return FailedPrecondition("the root has no machine state yet: nothing to roll back");
+  if (!target.empty()) {
+    ONIX_ASSIGN_OR_RETURN(moss::db::StateRecord state, machine.ResolveState(target));
+    if (state.fstx == active->fstx) {
+      return FailedPrecondition(StrCat("state ", state.fstx, " is already the active one"));
+    }
+    return state;
+  }
+  ONIX_ASSIGN_OR_RETURN(std::vector<moss::transaction::RetainedState> states,
+                        machine.RetainedStates());
+  const moss::transaction::RetainedState* best = nullptr;
+  for (const auto& s : states) {
+    if (s.number < active->number && (best == nullptr || s.number > best->number)) best = &s;
+  }
+  if (best == nullptr) {
+    return FailedPrecondition(StrCat("no retained state older than the active ", active->fstx,
+                                     " to roll back to (see `onix history`)"));
+  }
+  return machine.ResolveState(best->fstx);
+}
+
+absl::Status CheckNixNotOlder(MachineRoot& machine, const moss::db::StateRecord& target,
+                              const std::string& nix_root) {
+  auto db_schema = nixplane::DbSchemaVersion(nix_root);
+  if (absl::IsNotFound(db_schema.status())) return absl::OkStatus();  // no Nix data yet
+  ONIX_RETURN_IF_ERROR(db_schema.status());
+  ONIX_ASSIGN_OR_RETURN(moss::state::Manifest manifest, machine.ManifestOf(target));
+  const moss::state::PackageRecord* nix = manifest.Find("nix");
+  if (nix == nullptr) return absl::OkStatus();  // the target has no Nix to misread the store
+  const int schema = NixSchemaOfState(nix->meta.version);
+  if (schema < *db_schema) {
+    return FailedPrecondition(StrCat(
+        "state ", target.fstx, " carries Nix ", nix->meta.version, ", which reads store DB schema ",
+        schema, ", but ", nix_root, " was last written with schema ", *db_schema,
+        "; rolling back would leave the Nix plane unreadable (pass --force to roll back anyway)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int NixSchemaOfState(const std::string& nix_version) {
+  auto schema = nixplane::SchemaOfNixVersion(nix_version);
+  return schema.ok() ? *schema : 0;
+}
+
+absl::StatusOr<RollbackResult> Rollback(const RollbackRequest& req) {
+  const std::string nix_root = NixRootOf(req.root);
+  ONIX_ASSIGN_OR_RETURN(nixplane::PlaneFingerprint before, nixplane::Fingerprint(nix_root));
+
+  ONIX_ASSIGN_OR_RETURN(MachineRoot machine,
+                        MachineRoot::Open(req.root, req.dry_run ? Access::kRead : Access::kWrite));
+  ONIX_ASSIGN_OR_RETURN(moss::db::StateRecord target, PickTarget(machine, req.target));
+  if (!req.force) ONIX_RETURN_IF_ERROR(CheckNixNotOlder(machine, target, nix_root));
+
+  RollbackResult result;
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, machine.ActiveFstx());
+  result.from_fstx = active.value_or("none");
+  result.to_fstx = target.fstx;
+  if (req.dry_run) return result;
+
+  moss::transaction::Options options;
+  options.boot_hook = moss::bootsync::MakeBootHook();
+  ONIX_ASSIGN_OR_RETURN(moss::transaction::Result moved,
+                        moss::transaction::Activate(machine, target.fstx, options));
+  result.warnings = moved.warnings;
+
+  StatusOptions paths;
+  paths.root = req.root;
+  paths.run_dir = req.run_dir;
+  auto bridged = bridge::Rebuild(req.root, RunDirOf(paths), target.fstx);
+  if (!bridged.ok()) {
+    result.warnings.push_back(StrCat("graphics bridge not rebuilt: ", bridged.status().message()));
+  }
+
+  ONIX_ASSIGN_OR_RETURN(nixplane::PlaneFingerprint after, nixplane::Fingerprint(nix_root));
+  result.nix_changes = nixplane::Diff(before, after);
+  return result;
+}
+
+std::string FormatRollback(const RollbackResult& r) {
+  std::string out = StrCat("machine:     ", r.from_fstx, " -> ", r.to_fstx, "\n");
+  for (const auto& w : r.warnings) out += StrCat("warning:     ", w, "\n");
+  out += "plane:       machine\n";
+  if (r.nix_changes.empty()) {
+    out += "/nix:        untouched\n";
+  } else {
+    out += "/nix:        CHANGED\n";
+    for (const auto& c : r.nix_changes) out += StrCat("  ", c, "\n");
+  }
+  return out;
+}
+
+}  // namespace onix::cli
