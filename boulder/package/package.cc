@@ -153,6 +153,7 @@ std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<st
     p.spec.summary = spec.summary;
     p.spec.description = spec.description;
     p.spec.rundeps = spec.rundeps;
+    p.spec.provides = spec.provides;
     p.spec.line = spec.line;
     for (const std::string& g : spec.paths) rules.push_back({spec.name, g, false});
   }
@@ -274,6 +275,13 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
       if (it == req.facts.end()) continue;
       provides.insert(it->second.provides.begin(), it->second.provides.end());
       depends.insert(it->second.depends.begin(), it->second.depends.end());
+    }
+    for (const std::string& d : plan.spec.provides) {
+      auto dep = Dependency::Parse(d);
+      if (!dep.ok()) {
+        return InvalidArgument(StrCat(recipe.Where(plan.spec.line), ": ", dep.status().message()));
+      }
+      provides.insert(*dep);
     }
     for (const Dependency& p : provides) depends.erase(p);
     for (const std::string& d : plan.spec.rundeps) {

@@ -175,9 +175,10 @@ class Parser {
                          StrCat("package ", spec.name, ": path '", g, "' is not below /usr/"));
           }
         }
-      } else if (key == "rundeps") {
-        ONIX_ASSIGN_OR_RETURN(spec.rundeps, StringList(f.second, key));
-        for (const std::string& d : spec.rundeps) {
+      } else if (key == "rundeps" || key == "provides") {
+        std::vector<std::string>& list = key == "rundeps" ? spec.rundeps : spec.provides;
+        ONIX_ASSIGN_OR_RETURN(list, StringList(f.second, key));
+        for (const std::string& d : list) {
           auto dep = stone::Dependency::Parse(d);
           if (!dep.ok()) return Error(f.second, std::string(dep.status().message()));
         }

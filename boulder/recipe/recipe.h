@@ -40,6 +40,8 @@ struct PackageSpec {
   std::string description;
   std::vector<std::string> paths;
   std::vector<std::string> rundeps;  // Dependency::Parse form
+  // Providers the analysis cannot see (e.g. a library without DT_SONAME).
+  std::vector<std::string> provides;  // Dependency::Parse form
   int line = 0;
 };
 

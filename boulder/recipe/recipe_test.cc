@@ -43,6 +43,8 @@ packages:
         - /usr/bin/*
       rundeps:
         - name(zlib)
+      provides:
+        - binary(minigzip)
 )";
 
 TEST(ParseRecipe, FullRecipeParsesEveryField) {
@@ -75,6 +77,8 @@ TEST(ParseRecipe, FullRecipeParsesEveryField) {
   ASSERT_EQ(r->packages.size(), 1u);
   EXPECT_EQ(r->packages[0].name, "zlib-tools");
   EXPECT_EQ(r->packages[0].paths, std::vector<std::string>{"/usr/bin/*"});
+  EXPECT_EQ(r->packages[0].rundeps, std::vector<std::string>{"name(zlib)"});
+  EXPECT_EQ(r->packages[0].provides, std::vector<std::string>{"binary(minigzip)"});
   EXPECT_EQ(r->host_paths, std::vector<std::string>{"/usr"});
   EXPECT_EQ(r->toolchain, "musl");
 }
