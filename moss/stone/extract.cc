@@ -141,7 +141,10 @@ absl::Status StoneReader::ExtractTo(int dirfd) const {
     };
     ONIX_RETURN_IF_ERROR(StreamContent(
         [&](const ContentRange& c) -> absl::Status {
-          paths = &by_digest.at(c.digest);
+          auto it = by_digest.find(c.digest);
+          // Open() proved every range belongs to a layout path; this is defence in depth.
+          if (it == by_digest.end()) return Internal(StrCat("no path for ", c.digest.Hex()));
+          paths = &it->second;
           ONIX_ASSIGN_OR_RETURN(current, create(*paths->front()));
           return absl::OkStatus();
         },
