@@ -14,6 +14,7 @@
 #include "moss/base/str_cat.h"
 #include "moss/state/tree.h"
 #include "moss/transaction/content.h"
+#include "moss/transaction/transaction.h"
 
 namespace onix::moss::transaction {
 namespace {
@@ -89,6 +90,7 @@ absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run) {
 absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<std::string>& ids,
                                           bool dry_run) {
   ONIX_CHECK(root.writable() || dry_run) << "removing states needs the root lock";
+  if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
   std::vector<db::StateRecord> doomed;
   for (const auto& id : ids) {
@@ -121,6 +123,7 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
 
 absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run) {
   if (keep < 1) return InvalidArgument("prune --keep must be at least 1 (the active state)");
+  if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
   ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
   std::vector<std::string> doomed;
   size_t kept = 0;

@@ -17,6 +17,7 @@
 #include "moss/stone/stone.h"
 #include "moss/transaction/content.h"
 #include "moss/transaction/crash_point.h"
+#include "moss/transaction/recover.h"
 #include "moss/transaction/signals.h"
 #include "moss/triggers/sandbox.h"
 #include "moss/triggers/triggers.h"
@@ -118,6 +119,8 @@ absl::Status ExchangeUsr(MachineRoot& root, const SwitchContext& ctx) {
 // Phase "root links": bin, sbin, lib, lib64 -> usr/... when missing. Idempotent; a crash
 // leaves some links made, which the next run completes. A real directory or a different
 // link is never replaced (that is the admin's), only reported.
+}  // namespace
+
 void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings) {
   bool created = false;
   for (const char* name : {"bin", "sbin", "lib", "lib64"}) {
@@ -143,6 +146,8 @@ void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings) {
   }
   if (created) (void)fs::FsyncDirAt(root.fd());
 }
+
+namespace {
 
 // Phase "system triggers": sys.d triggers of the new /usr whose globs match a changed path,
 // chrooted into ROOT. Runs after the commit point, so a failure is a warning; a crash
@@ -267,6 +272,8 @@ absl::Status RunTxTriggers(MachineRoot& root, int staging_usr_fd,
   return absl::OkStatus();
 }
 
+}  // namespace
+
 std::map<std::string, std::string> HistoryFiles(
     const state::Manifest& m, const std::string& fstx, const std::string& parent,
     const std::map<std::string, const std::vector<stone::LayoutEntry>*>& layouts) {
@@ -284,7 +291,22 @@ std::map<std::string, std::string> HistoryFiles(
   return files;
 }
 
-}  // namespace
+absl::Status RecoverFirst(MachineRoot& root, const Options& o) {
+  ONIX_ASSIGN_OR_RETURN(RecoverReport report, Recover(root, o));
+  for (const auto& a : report.actions) Log(o, a);
+  return absl::OkStatus();
+}
+
+std::string HistoryMessage(const Plan& plan) {
+  std::string body;
+  for (const auto& c : plan.packages) {
+    body += c.from.empty() ? StrCat("+ ", c.name, " ", c.to, "\n")
+            : c.to.empty() ? StrCat("- ", c.name, " ", c.from, "\n")
+                           : StrCat("~ ", c.name, " ", c.from, " -> ", c.to, "\n");
+  }
+  return StrCat(plan.message, "\n\n", body, "\nstate ", plan.to_fstx,
+                plan.from_fstx.empty() ? "" : StrCat(" from ", plan.from_fstx), "\n");
+}
 
 std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state::Manifest& to) {
   std::map<std::string, PackageChange> changes;
@@ -332,6 +354,9 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   ONIX_CHECK(root.writable() || o.dry_run) << "Apply needs the root lock";
   Result result;
   Plan& plan = result.plan;
+  // An interrupted transaction is finished or undone first (its staging tree may be the
+  // previous state's only copy), so planning sees a consistent root.
+  if (!o.dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, o));
 
   // --- Planning: everything that can be refused is refused here, before any write. ---
   ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> active, root.ActiveState());
@@ -451,15 +476,7 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   ctx.previous = previous;
   ctx.changed = changed;
   ctx.history_files = HistoryFiles(manifest, plan.to_fstx, plan.from_fstx, layout_by_name);
-  std::string body;
-  for (const auto& c : plan.packages) {
-    body += c.from.empty() ? StrCat("+ ", c.name, " ", c.to, "\n")
-            : c.to.empty() ? StrCat("- ", c.name, " ", c.from, "\n")
-                           : StrCat("~ ", c.name, " ", c.from, " -> ", c.to, "\n");
-  }
-  ctx.history_message =
-      StrCat(plan.message, "\n\n", body, "\nstate ", plan.to_fstx,
-             plan.from_fstx.empty() ? "" : StrCat(" from ", plan.from_fstx), "\n");
+  ctx.history_message = HistoryMessage(plan);
   ctx.parent_fstx = plan.from_fstx;
   ctx.created_unix = now;
   ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
@@ -470,6 +487,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   ONIX_CHECK(root.writable() || o.dry_run) << "Activate needs the root lock";
   Result result;
   Plan& plan = result.plan;
+  if (!o.dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, o));
   ONIX_ASSIGN_OR_RETURN(db::StateRecord target, root.ResolveState(id));
   ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> active, root.ActiveState());
   ONIX_ASSIGN_OR_RETURN(Previous previous, InspectUsr(root));

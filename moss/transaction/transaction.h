@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,5 +68,21 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
 // The changes from manifest `from` to `to` and the one-line history message for them.
 std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state::Manifest& to);
 std::string ChangeMessage(const std::vector<PackageChange>& changes);
+
+// Runs Recover() and logs what it did; called first by Apply, Activate, RemoveStates, Prune.
+absl::Status RecoverFirst(MachineRoot& root, const Options& options);
+
+// Shared with Recover(): the pieces of the ladder that rebuild a state's records.
+
+// The files of a state's history commit: manifest.json, state, packages/<name> (with the
+// layouts given by package name).
+std::map<std::string, std::string> HistoryFiles(
+    const state::Manifest& manifest, const std::string& fstx, const std::string& parent,
+    const std::map<std::string, const std::vector<stone::LayoutEntry>*>& layouts);
+// The full commit message: the summary line, one line per package change, the fstx.
+std::string HistoryMessage(const Plan& plan);
+// Phase "root links": bin, sbin, lib, lib64 -> usr/... when missing; a real directory or a
+// different link is left alone and reported in `warnings`. Idempotent.
+void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings);
 
 }  // namespace onix::moss::transaction

@@ -10,6 +10,7 @@
 #include "moss/state/manifest.h"
 #include "moss/transaction/maintenance.h"
 #include "moss/transaction/queries.h"
+#include "moss/transaction/recover.h"
 #include "moss/transaction/report.h"
 #include "moss/transaction/transaction.h"
 
@@ -194,6 +195,24 @@ absl::Status Diff(const GlobalOptions& g, const std::string& a, const std::strin
   return absl::OkStatus();
 }
 
+absl::Status RecoverRoot(const GlobalOptions& g) {
+  ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root,
+                        tx::MachineRoot::Open(g.root, tx::Access::kWrite, LockWait::kWait));
+  ONIX_ASSIGN_OR_RETURN(tx::RecoverReport report, tx::Recover(root));
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
+  if (g.json) {
+    PrintJson({{"actions", report.actions},
+               {"warnings", report.warnings},
+               {"active", active ? nlohmann::json(*active) : nlohmann::json(nullptr)}});
+    return absl::OkStatus();
+  }
+  for (const auto& a : report.actions) std::printf("%s\n", a.c_str());
+  for (const auto& w : report.warnings) std::fprintf(stderr, "moss: warning: %s\n", w.c_str());
+  std::printf("%s; active state: %s\n", report.actions.empty() ? "nothing to recover" : "recovered",
+              active ? active->c_str() : "none");
+  return absl::OkStatus();
+}
+
 // Adds the per-subcommand copies of the global flags (so they work after the subcommand too).
 void Flags(CLI::App* cmd, Context& ctx, bool mutating) {
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
@@ -245,6 +264,10 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
   Flags(verify, ctx, true);
   verify->callback(
       [c, args] { c->action = [c, args] { return VerifyStates(c->global, args->repair); }; });
+
+  CLI::App* recover = state->add_subcommand("recover", "Finish or undo an interrupted transaction");
+  Flags(recover, ctx, false);
+  recover->callback([c] { c->action = [c] { return RecoverRoot(c->global); }; });
 
   CLI::App* diff = state->add_subcommand("diff", "Packages and files changed from A to B");
   diff->add_option("a", args->id, "State A")->required();
