@@ -1,4 +1,6 @@
 // `moss boot status|sync|install|mark-good`: the machine's /boot as moss owns it (boot/).
+#include <string.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -73,11 +75,25 @@ absl::Status RunStatus(const GlobalOptions& g, const BootRequest& req) {
     }
     return "missing";
   };
-  // The entry systemd-boot starts by default: the active one while it has tries left.
+  // The entry `default onix-*` resolves to, the way systemd-boot orders the menu: entries with
+  // tries left first, then sort-key ascending, then version descending.
   std::string default_entry;
+  const boot::BootEntry* best = nullptr;
   for (const auto& e : entries) {
-    if (e.name.tries_left != 0 && e.sort_key == "onix-0") default_entry = e.file;
+    if (best == nullptr) {
+      best = &e;
+      continue;
+    }
+    const bool e_bad = e.name.tries_left == 0, best_bad = best->name.tries_left == 0;
+    if (e_bad != best_bad) {
+      if (!e_bad) best = &e;
+    } else if (e.sort_key != best->sort_key) {
+      if (e.sort_key < best->sort_key) best = &e;
+    } else if (::strverscmp(e.version.c_str(), best->version.c_str()) > 0) {
+      best = &e;
+    }
   }
+  if (best != nullptr) default_entry = best->file;
   if (g.json) {
     nlohmann::json j;
     j["esp"] = config.esp_dir;
@@ -105,7 +121,7 @@ absl::Status RunStatus(const GlobalOptions& g, const BootRequest& req) {
                                                              : config.xbootldr_dir.c_str());
   std::printf("loader:    %s\n", loader.c_str());
   std::printf("default:   %s -> %s\n", default_line.c_str(),
-              default_entry.empty() ? "(no good active entry)" : default_entry.c_str());
+              default_entry.empty() ? "(no entry)" : default_entry.c_str());
   std::printf("entries:   %zu\n", entries.size());
   for (const auto& e : entries) {
     std::string tries = "good";
