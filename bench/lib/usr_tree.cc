@@ -133,7 +133,7 @@ class Writer {
 }  // namespace
 
 std::string UsrTreeStamp(const UsrTreeSpec& spec) {
-  return StrCat("seed=", spec.seed, " bytes=", spec.total_bytes, " generator=1\n");
+  return StrCat("seed=", spec.seed, " bytes=", spec.total_bytes, " generator=2\n");
 }
 
 absl::StatusOr<UsrTreeStats> GenerateUsrTree(int dirfd, const UsrTreeSpec& spec) {
@@ -180,7 +180,8 @@ absl::StatusOr<UsrTreeStats> GenerateUsrTree(int dirfd, const UsrTreeSpec& spec)
       ONIX_RETURN_IF_ERROR(w.File(StrCat("share/licenses/", name), licence, 0644));
       ++stats.duplicates;
     }
-    if (rng.Next() % 4 == 0) ONIX_RETURN_IF_ERROR(w.Link(StrCat(name, "-0"), StrCat("bin/", name)));
+    // The package's main command, as packages ship "foo -> foo-1.2" style aliases.
+    ONIX_RETURN_IF_ERROR(w.Link(StrCat(name, "-0"), StrCat("bin/", name)));
   }
   // Count directories once at the end (MkdirAllAt does not say which it created).
   std::function<absl::Status(int)> count = [&](int fd) -> absl::Status {
