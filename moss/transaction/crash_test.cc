@@ -139,6 +139,10 @@ class CrashTest : public ::testing::TestWithParam<std::string_view> {
     for (const auto& s : *states) active += s.active ? 1 : 0;
     EXPECT_EQ(active, 1u) << point;
     EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging")) << point;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << point;
+    if (point != "complete") {
+      EXPECT_NE(report->actions.at(0).find("found an interrupted"), std::string::npos) << point;
+    }
     const std::string git = StrCat("git --git-dir ", root_->path(), "/.moss/history.git ");
     EXPECT_NE(onix::testing::RunCommand(git + "show HEAD:state").find("fstx " + now.active),
               std::string::npos)

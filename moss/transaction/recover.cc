@@ -9,6 +9,7 @@
 #include "moss/base/str_cat.h"
 #include "moss/state/fstx.h"
 #include "moss/state/tree.h"
+#include "moss/transaction/journal.h"
 
 namespace onix::moss::transaction {
 namespace {
@@ -77,7 +78,23 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
   auto& actions = report.actions;
   const std::string what = StrCat("recovering ", root.path());
 
-  // Decide everything that could make us stop before changing anything.
+  // Decide everything that could make us stop before changing anything. A journal we
+  // cannot trust stops us: it would be guessing which transaction was in flight.
+  absl::StatusOr<std::optional<JournalRecord>> journal = ReadJournal(root.moss_fd());
+  if (!journal.ok()) {
+    return FailedPrecondition(StrCat(what, ": ", journal.status().message(),
+                                     "; moss will not guess. Inspect ", root.path(),
+                                     "/.moss/journal; removing it lets recovery decide from the"
+                                     " state trees alone"));
+  }
+  if (*journal) {
+    ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
+    if ((*journal)->root_id != root_id) {
+      return FailedPrecondition(StrCat(what, ": .moss/journal belongs to another machine root (id ",
+                                       (*journal)->root_id, ", this root is ", root_id,
+                                       "); it was copied here. Remove it by hand"));
+    }
+  }
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active_fstx, root.ActiveFstx());
   std::optional<db::StateRecord> active;
   if (active_fstx) {
@@ -164,6 +181,14 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
   if (active) {
     EnsureRootLinks(root, report.warnings);
     ONIX_RETURN_IF_ERROR_CTX(EnsureHistory(root, *active, actions), what);
+  }
+  if (*journal) {
+    const JournalRecord& j = **journal;
+    actions.insert(actions.begin(),
+                   StrCat("found an interrupted ", j.operation, " of state ", j.to_fstx,
+                          j.from_fstx.empty() ? "" : StrCat(" (from ", j.from_fstx, ")"),
+                          " after phase ", j.phase));
+    ONIX_RETURN_IF_ERROR_CTX(ClearJournal(root.moss_fd()), what);
   }
   if (!actions.empty() && options.boot_hook) {
     ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());

@@ -17,6 +17,7 @@
 #include "moss/stone/stone.h"
 #include "moss/transaction/content.h"
 #include "moss/transaction/crash_point.h"
+#include "moss/transaction/journal.h"
 #include "moss/transaction/recover.h"
 #include "moss/transaction/signals.h"
 #include "moss/triggers/sandbox.h"
@@ -85,13 +86,22 @@ struct SwitchContext {
   std::string history_message;
   std::string parent_fstx;
   int64_t created_unix = 0;
+  // The journal record of this transaction; its phase is advanced as the ladder climbs.
+  JournalRecord journal;
 };
+
+// Advances the journal to `phase` (durable before the phase's effect begins).
+absl::Status Advance(MachineRoot& root, SwitchContext& ctx, std::string_view phase) {
+  ctx.journal.phase = std::string(phase);
+  return WriteJournal(root.moss_fd(), ctx.journal);
+}
 
 // Removes a candidate that will never be switched to. Not crash-critical: a leftover
 // staging tree is removed by the next transaction and a candidate row is never listed.
 void Abandon(MachineRoot& root, uint64_t number) {
   (void)fs::RemoveTreeAt(root.states_fd(), kStaging);
   if (number != 0) (void)root.db().DeleteState(number);
+  (void)ClearJournal(root.moss_fd());
 }
 
 // Phase "usr exchanged". Commit point: renameat2(RENAME_EXCHANGE) of staging/usr with
@@ -222,29 +232,34 @@ absl::Status CommitHistory(MachineRoot& root, const SwitchContext& ctx,
 
 // The ladder from the exchange intent to completion, shared by Apply and Activate.
 // Pre-condition: the candidate tree is at .moss/root/staging/usr, durable, with its .fstx.
-absl::Status Switch(MachineRoot& root, const SwitchContext& ctx, const Options& o,
+absl::Status Switch(MachineRoot& root, SwitchContext& ctx, const Options& o,
                     std::vector<std::string>& warnings) {
   // From here to the end a Ctrl-C is held until we are done: stopping half-way through the
   // post-commit phases would only leave work for recovery.
   DeferSignals defer;
   // Phase "usr exchange intent": nothing changes on disk yet (issue 5 writes the journal's
   // intent record here). A crash leaves the old /usr active and the candidate in staging.
+  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "usr-exchange-intent"));
   CrashPoint("usr-exchange-intent");
   ONIX_RETURN_IF_ERROR(ExchangeUsr(root, ctx));
+  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "usr-exchanged"));
   CrashPoint("usr-exchanged");
   EnsureRootLinks(root, warnings);
   CrashPoint("root-links");
   RunSystemTriggers(root, ctx, o, warnings);
   CrashPoint("system-triggers");
   ONIX_RETURN_IF_ERROR(ArchivePrevious(root, ctx));
+  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "previous-archived"));
   CrashPoint("previous-archived");
   SyncBoot(root, o, warnings);
   CrashPoint("boot-entries-synced");
   ONIX_RETURN_IF_ERROR(CommitHistory(root, ctx, warnings));
   CrashPoint("history-committed");
-  // Phase "complete": the empty staging directory goes. A crash leaves it; harmless.
+  // Phase "complete": the empty staging directory goes, then the journal (the end of the
+  // transaction). A crash before the journal is gone makes recovery re-check (idempotent).
   absl::Status s = fs::RmdirAt(root.states_fd(), kStaging);
   if (!s.ok() && !absl::IsNotFound(s)) warnings.push_back(std::string(s.message()));
+  ONIX_RETURN_IF_ERROR(ClearJournal(root.moss_fd()));
   CrashPoint("complete");
   return absl::OkStatus();
 }
@@ -442,8 +457,9 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
   ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStagingUsr, 0755));
   ONIX_ASSIGN_OR_RETURN(UniqueFd staging_usr, fs::OpenDirAt(root.states_fd(), kStagingUsr));
+  const std::string token = state::NewToken();
   absl::Status built = state::BuildTree(root.store(), new_layout, staging_usr.get());
-  if (built.ok()) built = state::WriteTreeId(staging_usr.get(), {plan.to_fstx, state::NewToken()});
+  if (built.ok()) built = state::WriteTreeId(staging_usr.get(), {plan.to_fstx, token});
   if (!built.ok()) {
     Abandon(root, 0);
     return Annotate(built, StrCat("building state ", plan.to_fstx));
@@ -455,6 +471,10 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   for (const auto& p : manifest.packages) packages.push_back({p.stone_digest, p.is_explicit});
   absl::Status added = root.db().AddState(record, packages);
   if (added.ok()) added = root.store().Sync();
+  ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
+  const JournalRecord journal{root_id,        "install",    "candidate-prepared",
+                              plan.from_fstx, plan.to_fstx, token};
+  if (added.ok()) added = WriteJournal(root.moss_fd(), journal);
   if (!added.ok()) {
     Abandon(root, number);
     return Annotate(added, StrCat("recording state ", plan.to_fstx));
@@ -479,6 +499,7 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   ctx.history_message = HistoryMessage(plan);
   ctx.parent_fstx = plan.from_fstx;
   ctx.created_unix = now;
+  ctx.journal = journal;
   ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
   return result;
 }
@@ -495,6 +516,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
     return FailedPrecondition(StrCat("state ", target.fstx, " is already active"));
   }
   const std::string archived = MachineRoot::ArchivedUsr(target.fstx);
+  std::string target_token;
   {
     absl::StatusOr<UniqueFd> tree = fs::OpenDirAt(root.states_fd(), archived);
     absl::StatusOr<state::TreeId> tree_id =
@@ -504,6 +526,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
                                        "/.moss/root/", archived,
                                        ") is missing or not that state; run moss state verify"));
     }
+    target_token = tree_id->token;
   }
   ONIX_ASSIGN_OR_RETURN(state::Manifest to_manifest, root.ManifestOf(target));
   ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> to_layout, root.LayoutOf(to_manifest));
@@ -525,6 +548,10 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   // tree's .fstx still names it, so a crash leaves it identifiable there). Its triggers ran
   // when it was built, so the "tx triggers done" phase has nothing to do.
   Log(o, StrCat("activating state ", target.fstx));
+  ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
+  const JournalRecord journal{root_id,        "activate",  "candidate-prepared",
+                              plan.from_fstx, target.fstx, target_token};
+  ONIX_RETURN_IF_ERROR(WriteJournal(root.moss_fd(), journal));
   ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
   ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
   ONIX_RETURN_IF_ERROR(fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
@@ -538,6 +565,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   ctx.fstx = target.fstx;
   ctx.previous = previous;
   ctx.changed = ChangedPaths(plan.files);
+  ctx.journal = journal;
   ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
   return result;
 }

@@ -1,0 +1,110 @@
+#include "moss/transaction/journal.h"
+
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/sha256.h"
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/state/tree.h"
+#include "nlohmann/json.hpp"
+
+namespace onix::moss::transaction {
+namespace {
+
+constexpr char kMagic[8] = {'M', 'O', 'S', 'S', 'J', 'R', 'N', 'L'};
+constexpr size_t kHeader = 8 + 4 + 8 + 32;
+constexpr uint64_t kMaxPayload = 1 << 20;
+
+template <typename T>
+void PutLe(std::string& out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+template <typename T>
+T GetLe(std::string_view in, size_t at) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    v |= static_cast<T>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeJournal(const JournalRecord& r) {
+  const nlohmann::json j = {{"root_id", r.root_id}, {"operation", r.operation},
+                            {"phase", r.phase},     {"from", r.from_fstx},
+                            {"to", r.to_fstx},      {"to_token", r.to_token}};
+  const std::string payload = j.dump();
+  std::string out(kMagic, sizeof(kMagic));
+  PutLe<uint32_t>(out, kJournalVersion);
+  PutLe<uint64_t>(out, payload.size());
+  const Digest d = Sha256Of(payload);
+  out.append(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
+  out += payload;
+  return out;
+}
+
+absl::StatusOr<JournalRecord> DecodeJournal(std::string_view bytes) {
+  if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return DataLoss("not a moss journal (bad magic or truncated header)");
+  }
+  const uint32_t version = GetLe<uint32_t>(bytes, 8);
+  if (version != kJournalVersion) {
+    return FailedPrecondition(StrCat("journal version ", version, " is unknown to this moss (it",
+                                     " knows ", kJournalVersion, "); use the moss that wrote it"));
+  }
+  const uint64_t length = GetLe<uint64_t>(bytes, 12);
+  if (length > kMaxPayload || bytes.size() != kHeader + length) {
+    return DataLoss("journal length does not match the file");
+  }
+  const std::string_view payload = bytes.substr(kHeader);
+  const Digest got = Sha256Of(payload);
+  if (std::memcmp(got.bytes.data(), bytes.data() + 20, 32) != 0) {
+    return DataLoss("journal checksum does not match its payload");
+  }
+  try {
+    const nlohmann::json j = nlohmann::json::parse(payload);
+    return JournalRecord{j.at("root_id").get<std::string>(), j.at("operation").get<std::string>(),
+                         j.at("phase").get<std::string>(),   j.at("from").get<std::string>(),
+                         j.at("to").get<std::string>(),      j.at("to_token").get<std::string>()};
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss(StrCat("journal payload: ", e.what()));
+  }
+}
+
+absl::Status WriteJournal(int moss_fd, const JournalRecord& record) {
+  return Annotate(fs::WriteFileAtomicAt(moss_fd, "journal", EncodeJournal(record), 0644,
+                                        fs::Durability::kFsync),
+                  "writing .moss/journal");
+}
+
+absl::StatusOr<std::optional<JournalRecord>> ReadJournal(int moss_fd) {
+  absl::StatusOr<std::string> bytes = fs::ReadFileAt(moss_fd, "journal", kHeader + kMaxPayload);
+  if (absl::IsNotFound(bytes.status())) return std::optional<JournalRecord>();
+  if (!bytes.ok()) return Annotate(bytes.status(), "reading .moss/journal");
+  absl::StatusOr<JournalRecord> r = DecodeJournal(*bytes);
+  if (!r.ok()) return Annotate(r.status(), "reading .moss/journal");
+  return std::optional<JournalRecord>(*r);
+}
+
+absl::Status ClearJournal(int moss_fd) {
+  absl::Status s = fs::UnlinkAt(moss_fd, "journal");
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  ONIX_RETURN_IF_ERROR_CTX(s, "removing .moss/journal");
+  return fs::FsyncDirAt(moss_fd);
+}
+
+absl::StatusOr<std::string> RootId(int moss_fd) {
+  absl::StatusOr<std::string> id = fs::ReadFileAt(moss_fd, "root-id", 256);
+  if (id.ok()) return std::string(absl::StripAsciiWhitespace(*id));
+  if (!absl::IsNotFound(id.status())) return Annotate(id.status(), "reading .moss/root-id");
+  const std::string fresh = state::NewToken() + state::NewToken();
+  ONIX_RETURN_IF_ERROR(
+      fs::WriteFileAtomicAt(moss_fd, "root-id", fresh + "\n", 0644, fs::Durability::kFsync));
+  return fresh;
+}
+
+}  // namespace onix::moss::transaction
