@@ -441,6 +441,54 @@ TEST_F(StoneTest, DetectsCorruptionWithDataLoss) {
   }
 }
 
+TEST_F(StoneTest, MetaRoundTripsEveryFieldAndRefusesMalformedRecords) {
+  Meta m = TestMeta("full");
+  m.description = "long text\nwith lines";
+  m.homepage = "https://example.org";
+  m.licenses = {"MIT", "Apache-2.0"};
+  m.source_id = "full-src";
+  m.depends.push_back({DepKind::kPkgconfig, "zlib", VersionOp::kGreaterEqual, "1.3"});
+  m.conflicts = {{DepKind::kName, "other", VersionOp::kLess, "2"}};
+  m.replaces = {{DepKind::kName, "old-full", VersionOp::kAny, ""}};
+  m.allow_setid = true;
+  std::vector<LayoutEntry> layout = {File("f", "x", 04755)};
+  WriteOptions o;
+  o.source_date_epoch = 42;
+  ASSERT_TRUE(WriteBinaryStoneFrom(
+                  m, layout,
+                  [](const LayoutEntry&, const std::function<absl::Status(std::string_view)>& e) {
+                    return e("x");
+                  },
+                  P("out/full.stone"), o)
+                  .ok());
+  auto r = StoneReader::Open(P("out/full.stone"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->meta(), m);
+  EXPECT_EQ(r->source_date_epoch(), 42u);
+
+  internal::ByteWriter w;  // name twice
+  for (int i = 0; i < 2; ++i) {
+    w.U16(1);
+    w.U8(1);
+    w.U8(0);
+    w.U32(3);
+    w.Bytes("abc");
+  }
+  auto raw = BinaryParts(TestMeta(), {File("a", "x")}, {"x"});
+  raw.payloads[internal::kBinaryMeta].stored = w.str();
+  auto bad = OpenCrafted("twice.stone", raw);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("payload 0 (meta): meta record 1 at offset 11: repeated"),
+            std::string::npos)
+      << bad.status();
+  // A record whose length runs past the payload.
+  raw.payloads[internal::kBinaryMeta].stored = w.str().substr(0, 9);
+  bad = OpenCrafted("short.stone", raw);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("runs past the payload"), std::string::npos)
+      << bad.status();
+}
+
 TEST_F(StoneTest, RefusesDeviceNodeRecordsAndUnknownKinds) {
   auto raw = BinaryParts(TestMeta(), {File("a", "x")}, {"x"});
   raw.payloads[internal::kBinaryLayout].stored[0] = 4;  // the record's file type byte
