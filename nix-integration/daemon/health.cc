@@ -1,13 +1,16 @@
 #include "nix-integration/daemon/health.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <chrono>
 #include <cstring>
 #include <vector>
 
 #include "boost/asio.hpp"
+#include "moss/base/fd.h"
 #include "moss/base/str_cat.h"
 
 namespace onix::nixplane {
@@ -245,11 +248,26 @@ DaemonHealth CheckDaemon(const std::string& socket_path, absl::Duration timeout,
   if (!S_ISSOCK(st.st_mode)) {
     return Make(DaemonHealth::State::kProtocolError, StrCat(socket_path, " is not a socket"));
   }
+  // sun_path holds 107 bytes; a deeper socket (test roots, long $TMPDIR) is reached through
+  // its directory's /proc/self/fd link, which names the same inode with a short path.
+  std::string connect_path = socket_path;
+  UniqueFd socket_dir;
+  if (socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+    const size_t slash = socket_path.rfind('/');
+    socket_dir.reset(
+        ::open(socket_path.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!socket_dir.valid()) {
+      const int err = errno;
+      return Make(DaemonHealth::State::kProtocolError,
+                  StrCat("opening the directory of ", socket_path, ": ", std::strerror(err)));
+    }
+    connect_path = StrCat("/proc/self/fd/", socket_dir.get(), "/", socket_path.substr(slash + 1));
+  }
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   asio::io_context io;
   Conversation c(io, deadline);
   boost::system::error_code ec;
-  Outcome o = c.Connect(socket_path, &ec);
+  Outcome o = c.Connect(connect_path, &ec);
   if (o == Outcome::kTimeout) return Make(DaemonHealth::State::kTimeout);
   if (o != Outcome::kOk) {
     if (ec == asio::error::connection_refused) return Make(DaemonHealth::State::kNotRunning);
