@@ -91,4 +91,26 @@ m remove nosuch >"$work/out" 2>&1; rc=$?
 check "removing a package that is not installed: exit 2" bash -c "[[ $rc == 2 ]] && grep -q 'nosuch is not installed' '$work/out'"
 m state remove "$(m state active)" --yes >"$work/out" 2>&1; rc=$?
 check "removing the active state is refused" bash -c "[[ $rc == 1 ]] && grep -q 'is active' '$work/out'"
+
+# Crash injection through the real binary: killed right after the exchange, recovered forward.
+d=$(stone delta 1.0 bin/delta=delta1)
+prev=$(m state active)
+MOSS_CRASH_AT=usr-exchanged "$moss" --root "$root" install "$d" >/dev/null 2>&1; rc=$?
+check "MOSS_CRASH_AT kills moss at the named point" test "$rc" = 137
+check "after the crash /usr is already the new state" test -f "$root/usr/bin/delta"
+check "state recover reports the interrupted install and rolls forward" \
+  bash -c "'$moss' --root '$root' state recover | grep -q 'found an interrupted install' && [[ ! -e '$root/.moss/journal' && ! -e '$root/.moss/root/staging' ]]"
+check "the previous state was archived by recovery" test -d "$root/.moss/root/$prev/usr"
+check "state verify is clean after recovery" bash -c "'$moss' --root '$root' state verify >/dev/null"
+check "state recover on a clean root has nothing to do" \
+  bash -c "'$moss' --root '$root' state recover | grep -q 'nothing to recover'"
+e=$(stone epsilon 1.0 bin/epsilon=e)
+MOSS_CRASH_AT=tx-triggers-done "$moss" --root "$root" install "$e" >/dev/null 2>&1
+check "a crash before the exchange is rolled back by the next command" \
+  bash -c "'$moss' --root '$root' list installed | grep -qv epsilon && [[ ! -e '$root/usr/bin/epsilon' ]] && '$moss' --root '$root' install '$e' >/dev/null && [[ -e '$root/usr/bin/epsilon' ]]"
+exec 9>>"$root/.moss/lock"; flock 9
+timeout 2 "$moss" --root "$root" state prune --keep 1 --yes >"$work/out" 2>&1; rc=$?
+flock -u 9; exec 9>&-
+check "a second writer waits for the lock and says so" \
+  bash -c "[[ $rc == 124 ]] && grep -q 'waiting for the lock' '$work/out'"
 finish
