@@ -49,7 +49,8 @@ if [[ $seeds == 4 ]]; then ok "seed corpus of $seeds valid stones"; else notok "
 
 if [[ -x $work/reader_fuzzer ]]; then
   mkdir -p "$work/artifacts"
-  if (cd "$work" && ASAN_OPTIONS=detect_leaks=1 ./reader_fuzzer -max_total_time="$seconds" \
+  # TMPDIR: the fuzzer's extraction scratch directory lives (and dies) inside $work.
+  if (cd "$work" && TMPDIR="$work" ASAN_OPTIONS=detect_leaks=1 ./reader_fuzzer -max_total_time="$seconds" \
       -max_len=65536 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/" corpus \
       >"$work/fuzz.log" 2>&1); then
     ok "fuzzed the reader for ${seconds}s: $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | grep -o '[0-9]*' || echo '?') runs, nothing found"

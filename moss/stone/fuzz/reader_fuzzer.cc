@@ -19,7 +19,9 @@ namespace {
 // One scratch directory per fuzzing process; each input extracts into a fresh child of it.
 const std::string& Scratch() {
   static const std::string dir = [] {
-    std::string tmpl = "/tmp/stone-fuzz-XXXXXX";
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/stone-fuzz-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
     return tmpl;
   }();
