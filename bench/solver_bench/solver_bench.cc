@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
     } else if (a == "--workdir") {
       args.workdir = next();
     } else if (a == "--quick") {
-      args.runs = 3;
+      args.runs = 5;
     } else if (a == "--runs") {
       args.runs = std::atoi(next().c_str());
     } else if (a == "--child") {

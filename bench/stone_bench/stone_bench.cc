@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
       args.workdir = next();
     } else if (a == "--quick") {
       args.size_mib = 64;
-      args.runs = 3;
+      args.runs = 5;
     } else if (a == "--size-mib") {
       args.size_mib = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--runs") {
