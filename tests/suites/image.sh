@@ -91,7 +91,8 @@ EOF
 }
 key=$(write_boot "$root" "$fstx" init=/usr/libexec/onix-smoke-init)
 # /etc as an admin left it: one file changed (must be kept), one missing (must come back).
-rm -f "$root/etc/passwd"
+rm -f "$root/etc/passwd" "$root/etc/shadow"
+chmod 0644 "$root/usr/share/defaults/etc/shadow"  # as boulder's mode normalisation leaves it
 echo onix-test > "$root/etc/hostname"
 esp_in=$work/esp-in
 mkdir -p "$esp_in/EFI/Linux"  # an ESP directory with something of its own to carry over
@@ -293,6 +294,9 @@ boot_mode=$(debugfs -R 'ls -p /' "$rootfs" 2>/dev/null | awk -F/ '$6 == "boot" {
 passwd=$(debugfs -R 'cat /etc/passwd' "$rootfs" 2>/dev/null)
 grep -q '^root:x:0:0:' <<<"$passwd" && ok "a missing /etc file is materialised from /usr/share/defaults/etc" ||
   not_ok "a missing /etc file is materialised from /usr/share/defaults/etc" "$passwd"
+shadow_mode=$(debugfs -R 'stat /etc/shadow' "$rootfs" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')
+[[ $shadow_mode == 0600 ]] && ok "a materialised /etc/shadow is 0600, whatever the default's mode" ||
+  not_ok "a materialised /etc/shadow is 0600, whatever the default's mode" "mode: '$shadow_mode'"
 hostname=$(debugfs -R 'cat /etc/hostname' "$rootfs" 2>/dev/null)
 [[ $hostname == onix-test ]] && ok "an /etc file the admin changed is kept, not reset to the default" ||
   not_ok "an /etc file the admin changed is kept, not reset to the default" "hostname: $hostname"
