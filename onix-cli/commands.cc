@@ -8,6 +8,8 @@ const CommandEntry kCommands[] = {
     {"rollback", &AddRollbackCommand},
     {"history", &AddHistoryCommand},
     {"diff", &AddDiffCommand},
+    {"gc", &AddGcCommand},
+    {"doctor", &AddDoctorCommand},
     {"etc", &AddEtcCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);

@@ -10,5 +10,7 @@ void AddStatusCommand(CLI::App& app, Context& ctx);
 void AddRollbackCommand(CLI::App& app, Context& ctx);
 void AddHistoryCommand(CLI::App& app, Context& ctx);
 void AddDiffCommand(CLI::App& app, Context& ctx);
+void AddGcCommand(CLI::App& app, Context& ctx);
+void AddDoctorCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::cli

@@ -228,5 +228,58 @@ TEST_F(OnixCliTest, HistoryListsStatesNewestFirstWithActiveMarkerAndBootEntries)
   EXPECT_NE(d.out.find("files: 0 added, 0 removed, 1 changed"), std::string::npos) << d.out;
 }
 
+TEST_F(OnixCliTest, GcKeepsTheActiveAndDefaultBootStatesAndReportsEachPlane) {
+  const std::string first = Install({Base("1", "driver-one")});
+  const std::string second = Install({Base("2", "driver-two")});
+  const std::string third = Install({Base("3", "driver-three")});
+  const std::string fourth = Install({Base("4", "driver-four")});
+  // Roll back to the first state: it is now active and the default boot state.
+  auto m = MachineRoot::Open(root_->path(), Access::kWrite);
+  ASSERT_TRUE(m.ok());
+  moss::transaction::Options options;
+  options.boot_hook = moss::bootsync::MakeBootHook();
+  ASSERT_TRUE(moss::transaction::Activate(*m, first, options).ok());
+  m = absl::UnavailableError("closed");  // releases the root lock for the CLI
+
+  CliRun dry = Onix("--root " + root_->path() + " gc --keep 2 --machine-only --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.out;
+  EXPECT_NE(dry.out.find("would remove 2 states (" + second + ", " + third + ")"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_TRUE(*fs::ExistsAt(root_->fd(), ".moss/root/" + second));
+
+  CliRun r = Onix("--root " + root_->path() + " gc --keep 2 --machine-only");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("removed 2 states (" + second + ", " + third + ")"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("kept " + first + ", " + fourth), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nix:         skipped (--machine-only)"), std::string::npos) << r.out;
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/" + second));
+  const std::string status = Status();
+  EXPECT_NE(status.find("active fstx: " + first), std::string::npos) << status;
+  EXPECT_NE(status.find("boot entry:  onix-" + first), std::string::npos) << status;
+  CliRun bad = Onix("--root " + root_->path() + " gc --keep 0");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+}
+
+TEST_F(OnixCliTest, DoctorPassesAHealthyMachineAndNamesEachFailure) {
+  Install({Base("1", "driver-one")});
+  ASSERT_TRUE(bridge::Rebuild(root_->path(), root_->Path("run/opengl-driver")).ok());
+  CliRun r = Onix("--root " + root_->path() + " doctor");
+  // No Nix plane and no nix-integration defaults in this root: those two checks fail.
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("PASS  journal          no transaction in flight"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("PASS  store"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  boot entries"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  graphics bridge  coherent"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  nix daemon       socket missing"), std::string::npos) << r.out;
+  // Break a state tree: the store check names it.
+  ASSERT_TRUE(fs::UnlinkAt(root_->fd(), "usr/share/defaults/etc/hostname").ok());
+  r = Onix("--root " + root_->path() + " doctor");
+  EXPECT_NE(r.out.find("FAIL  store"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("moss state verify --repair"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace onix::cli

@@ -1,0 +1,117 @@
+#include "onix-cli/machine/gc.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <set>
+
+#include "moss/base/status.h"
+#include "moss/base/str_cat.h"
+#include "moss/bootsync/bootsync.h"
+#include "moss/transaction/journal.h"
+#include "moss/transaction/maintenance.h"
+#include "moss/transaction/root.h"
+#include "onix-cli/status/collect.h"
+
+namespace onix::cli {
+namespace {
+
+using moss::transaction::Access;
+using moss::transaction::MachineRoot;
+
+// Runs argv and returns its combined output's last non-empty line; an error naming the
+// command and its exit status when it fails.
+absl::StatusOr<std::string> RunNix(const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += StrCat(cmd.empty() ? "" : " ", "'", a, "'");
+  FILE* p = ::popen(StrCat("env -u NIX_REMOTE ", cmd, " 2>&1").c_str(), "r");
+  if (p == nullptr) return Internal(StrCat("starting ", cmd));
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  std::string last;
+  size_t end = out.size();
+  while (end > 0) {
+    size_t start = out.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    if (end > start &&
+        out.substr(start, end - start).find_first_not_of(" \n") != std::string::npos) {
+      last = out.substr(start, end - start);
+      break;
+    }
+    end = start == 0 ? 0 : start - 1;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Internal(StrCat("'", cmd, "' failed: ", last.empty() ? "no output" : last));
+  }
+  return last;
+}
+
+}  // namespace
+
+absl::StatusOr<GcResult> Gc(const GcRequest& req) {
+  if (req.keep < 1) return InvalidArgument("--keep must be at least 1");
+  GcResult result;
+  {
+    ONIX_ASSIGN_OR_RETURN(
+        MachineRoot machine,
+        MachineRoot::Open(req.root, req.dry_run ? Access::kRead : Access::kWrite));
+    ONIX_ASSIGN_OR_RETURN(std::optional<moss::transaction::JournalRecord> journal,
+                          moss::transaction::ReadJournal(machine.moss_fd()));
+    if (journal) {
+      return FailedPrecondition(StrCat("a moss ", journal->operation, " to ", journal->to_fstx,
+                                       " is in flight (", journal->phase,
+                                       "); run `moss state recover` first"));
+    }
+    ONIX_ASSIGN_OR_RETURN(std::vector<moss::transaction::RetainedState> states,
+                          machine.RetainedStates());
+    ONIX_ASSIGN_OR_RETURN(std::optional<boot::BootEntry> default_entry, DefaultBootEntry(req.root));
+    std::set<std::string> keep;
+    for (const auto& s : states) {
+      if (s.active) keep.insert(s.fstx);
+    }
+    if (default_entry) keep.insert(default_entry->name.fstx);
+    std::vector<moss::transaction::RetainedState> newest = states;
+    std::sort(newest.begin(), newest.end(),
+              [](const auto& a, const auto& b) { return a.number > b.number; });
+    for (const auto& s : newest) {
+      if (keep.size() >= req.keep) break;
+      keep.insert(s.fstx);
+    }
+    std::vector<std::string> remove;
+    for (const auto& s : states) {
+      (keep.count(s.fstx) ? result.kept_states : remove).push_back(s.fstx);
+    }
+    if (!remove.empty()) {
+      ONIX_ASSIGN_OR_RETURN(moss::transaction::RemoveResult removed,
+                            moss::transaction::RemoveStates(machine, remove, req.dry_run));
+      result.removed_states = removed.removed;
+      result.machine_bytes_freed = removed.gc.bytes_freed;
+      if (!req.dry_run) ONIX_RETURN_IF_ERROR(moss::bootsync::SyncBoot(machine));
+    }
+  }
+  if (req.skip_nix) {
+    result.nix_summary = "skipped (--machine-only)";
+    return result;
+  }
+  if (req.dry_run) {
+    result.nix_summary = "would run `nix store gc`";
+    return result;
+  }
+  std::vector<std::string> argv = {req.nix_command, "--extra-experimental-features", "nix-command",
+                                   "store", "gc"};
+  if (!req.root.empty() && req.root != "/") {
+    argv.push_back("--store");
+    argv.push_back(StrCat("local?root=", req.root));
+  }
+  ONIX_ASSIGN_OR_RETURN(result.nix_summary, RunNix(argv));
+  result.nix_ran = true;
+  return result;
+}
+
+}  // namespace onix::cli
