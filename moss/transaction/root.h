@@ -32,7 +32,8 @@ struct RetainedState {
 };
 
 enum class Access {
-  kRead,   // queries: no lock, nothing created; NotFound when ROOT has no /.moss
+  kRead,   // queries: no lock; NotFound when ROOT has no /.moss (an empty database and
+           // history are created inside an existing /.moss)
   kWrite,  // transactions: creates the /.moss skeleton and holds ROOT/.moss/lock
 };
 
