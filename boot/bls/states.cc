@@ -27,7 +27,8 @@ absl::StatusOr<std::string> ReadTreeFstx(std::string_view usr_dir) {
   const std::string path = StrCat(usr_dir, "/.fstx");
   absl::StatusOr<std::string> read = ReadFilePath(path, 4096);
   if (!read.ok()) return Annotate(read.status(), StrCat("reading ", path));
-  std::string text = std::move(*read);
+  // moss writes the fstx on the first line and the tree's durable token on the second.
+  std::string text = read->substr(0, read->find('\n'));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
     text.pop_back();
   }

@@ -21,7 +21,7 @@ TEST(DiscoverStates, ActiveFirstThenArchivedByTheirFstxFile) {
   auto tmp = TempDir::Make("states-");
   ASSERT_TRUE(tmp.ok());
   const std::string root = tmp->path();
-  WriteFile(root + "/usr/.fstx", "3-cccc\n");
+  WriteFile(root + "/usr/.fstx", "3-cccc\n0123456789abcdef\n");  // as moss writes it
   WriteFile(root + "/.moss/root/2-bbbb/usr/.fstx", "2-bbbb\n");
   // An interrupted switch left 1-aaaa's tree under another name: its .fstx tells the truth.
   WriteFile(root + "/.moss/root/0-zzzz/usr/.fstx", "1-aaaa\n");

@@ -62,6 +62,12 @@ static int ReadId(int dirfd, const char* path, char* out, size_t out_len) {
     return -1;
   }
   out[n] = '\0';
+  /* moss writes the fstx on the first line and the tree's durable token on the second. */
+  char* newline = strchr(out, '\n');
+  if (newline != NULL) {
+    *newline = '\0';
+    n = newline - out;
+  }
   while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ' || out[n - 1] == '\r')) out[--n] = '\0';
   if (!ValidId(out)) {
     errno = EINVAL;

@@ -41,7 +41,8 @@ class SelectFstxTest : public ::testing::Test {
     Tree(root_ + "/.moss/root/1-aaaa/usr", "1-aaaa");
   }
   void Tree(const std::string& usr, const std::string& fstx) {
-    WriteFile(usr + "/.fstx", fstx + "\n");
+    // The layout moss writes: the fstx, then the tree's durable token.
+    WriteFile(usr + "/.fstx", fstx + "\ntoken-" + fstx + "\n");
     WriteFile(usr + "/bin/marker", fstx);
   }
   std::string Select(const std::string& fstx, int* rc) {
@@ -73,8 +74,8 @@ TEST_F(SelectFstxTest, ExchangesTheNamedStateIntoUsrAndArchivesTheOldOne) {
   // And back: the archive naming stays consistent both ways.
   ASSERT_EQ(Select("3-cccc", &rc),
             "activated state 3-cccc (previous 2-bbbb archived as .moss/root/2-bbbb)");
-  EXPECT_EQ(ReadFile(root_ + "/usr/.fstx"), "3-cccc\n");
-  EXPECT_EQ(ReadFile(root_ + "/.moss/root/2-bbbb/usr/.fstx"), "2-bbbb\n");
+  EXPECT_EQ(ReadFile(root_ + "/usr/.fstx"), "3-cccc\ntoken-3-cccc\n");
+  EXPECT_EQ(ReadFile(root_ + "/.moss/root/2-bbbb/usr/.fstx"), "2-bbbb\ntoken-2-bbbb\n");
 }
 
 TEST_F(SelectFstxTest, AlreadyActiveChangesNothing) {
@@ -121,7 +122,7 @@ TEST_F(SelectFstxTest, FindsATreeLeftUnderAnotherNameByAnInterruptedSwitch) {
   const std::string msg = Select("4-dddd", &rc);
   ASSERT_EQ(rc, 0) << msg;
   EXPECT_EQ(ReadFile(root_ + "/usr/.fstx"), "4-dddd\n");
-  EXPECT_EQ(ReadFile(root_ + "/.moss/root/3-cccc/usr/.fstx"), "3-cccc\n");
+  EXPECT_EQ(ReadFile(root_ + "/.moss/root/3-cccc/usr/.fstx"), "3-cccc\ntoken-3-cccc\n");
 }
 
 TEST_F(SelectFstxTest, InvalidIdIsRefused) {
