@@ -171,6 +171,7 @@ absl::StatusOr<VerifyReport> Verify(MachineRoot& root, bool repair) {
 
   ONIX_ASSIGN_OR_RETURN(std::vector<StateTree> trees, Trees(root));
   std::map<std::string, std::vector<state::TreeProblem>> tree_problems;
+  bool identity_broken = false;
   std::map<std::string, std::vector<stone::LayoutEntry>> layouts;
   for (const auto& t : trees) {
     ++report.states_checked;
@@ -187,6 +188,14 @@ absl::StatusOr<VerifyReport> Verify(MachineRoot& root, bool repair) {
     ONIX_ASSIGN_OR_RETURN(
         std::vector<state::TreeProblem> problems,
         state::CheckTree(root.store(), layouts[t.record.fstx], dir->get(), object_ok));
+    // The tree must say which state it is: a swapped or copied tree is reported, never
+    // silently accepted (repair cannot know which state it really holds).
+    absl::StatusOr<state::TreeId> id = state::ReadTreeId(dir->get());
+    if (!id.ok() || id->fstx != t.record.fstx) {
+      report.problems.push_back(
+          {t.record.fstx, ".fstx", id.ok() ? StrCat("names state ", id->fstx) : "is missing"});
+      identity_broken = true;
+    }
     for (const auto& p : problems) report.problems.push_back({t.record.fstx, p.path, p.problem});
     tree_problems[t.record.fstx] = std::move(problems);
   }
@@ -240,6 +249,7 @@ absl::StatusOr<VerifyReport> Verify(MachineRoot& root, bool repair) {
     if (!after.empty()) report.clean_after = false;
   }
   ONIX_RETURN_IF_ERROR(root.store().Sync());
+  if (identity_broken) report.clean_after = false;
   return report;
 }
 

@@ -212,6 +212,22 @@ TEST_F(TransactionTest, VerifyDetectsACorruptStoreFileAndRepairFixesIt) {
   EXPECT_EQ(root_->HashTree("usr"), good);
 }
 
+TEST_F(TransactionTest, VerifyReportsATreeThatClaimsAnotherState) {
+  ASSERT_TRUE(Install({Stone("alpha", "1", {{"bin/a", "a"}})}).ok());
+  ASSERT_TRUE(Install({Stone("beta", "1", {{"bin/b", "b"}})}).ok());
+  const std::string first = StateIds()[0];
+  ASSERT_TRUE(root_->WriteFile(".moss/root/" + first + "/usr/.fstx", "7-dead\ntoken\n", 0444).ok());
+  MachineRoot r = Open();
+  auto report = Verify(r, false);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->clean_after);
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_EQ(report->problems[0].path, ".fstx");
+  EXPECT_EQ(report->problems[0].problem, "names state 7-dead");
+  // Activating it is refused rather than guessed.
+  EXPECT_TRUE(absl::IsFailedPrecondition(Activate(r, first, {}).status()));
+}
+
 TEST_F(TransactionTest, PruneKeepTwoLeavesExpectedStatesAndNoUnreferencedStoreFile) {
   ASSERT_TRUE(Install({Stone("alpha", "1", {{"bin/a", std::string(10000, 'a')}})}).ok());
   ASSERT_TRUE(Install({Stone("alpha", "2", {{"bin/a", std::string(10000, 'b')}})}).ok());
