@@ -60,6 +60,12 @@ void AddHostPaths(const Recipe& recipe, SandboxConfig* cfg) {
     usr = usr || p == "/usr";
   }
   if (!usr) return;
+  // Debian's /usr points through /etc/alternatives (/usr/bin/awk -> /etc/alternatives/awk), so
+  // a host /usr is only whole with that directory beside it.
+  struct stat alternatives;
+  if (::stat("/etc/alternatives", &alternatives) == 0 && S_ISDIR(alternatives.st_mode)) {
+    cfg->binds.push_back({"/etc/alternatives", "/etc/alternatives", false});
+  }
   for (const char* top : {"bin", "sbin", "lib", "lib64"}) {
     const std::string host = StrCat("/", top);
     struct stat st;

@@ -272,7 +272,11 @@ TEST_F(BuildTest, StepsCannotReachTheNetworkOrWriteOutsideTheBuildRoot) {
       "/escaped 2> /dev/null; then echo yes > $P/outside;"
       " else echo no > $P/outside; fi\n"
       "  if touch /etc/escaped 2> /dev/null; then echo yes > $P/etc; else echo no > $P/etc; fi\n"
-      "  hostname > $P/hostname\n");
+      "  hostname > $P/hostname\n"
+      // Debian's awk is a link through /etc/alternatives: the host toolchain must be whole.
+      "  awk 'BEGIN { print \"awk works\" }' > $P/awk\n"
+      "  if touch /etc/alternatives/escaped 2> /dev/null; then echo yes > $P/alt; else echo no > "
+      "$P/alt; fi\n");
   auto r = Build("a", recipe, "", /*keep_work=*/true);
   ASSERT_TRUE(r.ok()) << r.status();
   const std::string probe = r->work_dir + "/mason/install/usr/share/probe";
@@ -282,6 +286,8 @@ TEST_F(BuildTest, StepsCannotReachTheNetworkOrWriteOutsideTheBuildRoot) {
   EXPECT_EQ(*ReadFile(probe + "/outside"), "no\n");
   EXPECT_EQ(*ReadFile(probe + "/etc"), "no\n");
   EXPECT_EQ(*ReadFile(probe + "/hostname"), "boulder\n");
+  EXPECT_EQ(*ReadFile(probe + "/awk"), "awk works\n");
+  EXPECT_EQ(*ReadFile(probe + "/alt"), "no\n");
   EXPECT_TRUE(Files(Dir("outside")).empty());
   (void)RemoveTree(r->work_dir);
 }
