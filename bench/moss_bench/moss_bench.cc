@@ -13,8 +13,11 @@
 //
 //   moss_bench --out results.json --workdir DIR [--quick] [--runs N] [--moss PATH]
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -203,8 +206,14 @@ std::string Label(const Size& s, const std::string& what) {
   return StrCat("moss ", what, " (", s.data.label, ", ", s.data.spec.packages, " packages)");
 }
 
-// Runs `argv` with stdout and stderr sent to `log` (the CLI prints plans and progress).
-absl::StatusOr<ChildRun> RunLogged(const std::vector<std::string>& argv, const std::string& log) {
+// Runs `argv` with stdout and stderr sent to `log` (the CLI prints plans and progress) and
+// returns its peak RSS in MiB. A child's ru_maxrss starts from the RSS of the process that
+// forked it (the high-water mark of the copied or shared address space survives exec), so
+// through RunChild it would report this benchmark's own size. We therefore re-run ourselves
+// as a small helper (--rss-child) that forks the command from its fresh address space and
+// writes the command's ru_maxrss to a file.
+absl::StatusOr<double> PeakRssMiB(const std::vector<std::string>& argv, const std::string& log,
+                                  const std::string& rss_file) {
   std::fflush(stdout);
   std::fflush(stderr);
   UniqueFd saved_out(::dup(1)), saved_err(::dup(2));
@@ -213,13 +222,19 @@ absl::StatusOr<ChildRun> RunLogged(const std::vector<std::string>& argv, const s
     const int err = errno;
     return ErrnoError(err, StrCat("redirecting output to ", log));
   }
+  std::vector<std::string> helper = {"/proc/self/exe", "--rss-child", rss_file};
+  helper.insert(helper.end(), argv.begin(), argv.end());
   ::dup2(sink.get(), 1);
   ::dup2(sink.get(), 2);
-  absl::StatusOr<ChildRun> r = RunChild(argv);
+  absl::StatusOr<ChildRun> r = RunChild(helper);
   ::dup2(saved_out.get(), 1);
   ::dup2(saved_err.get(), 2);
   if (!r.ok()) return Annotate(r.status(), StrCat("see ", log));
-  return r;
+  ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDir(std::filesystem::path(rss_file).parent_path()));
+  ONIX_ASSIGN_OR_RETURN(
+      std::string kib,
+      fs::ReadFileAt(dir.get(), std::filesystem::path(rss_file).filename().string()));
+  return std::strtod(kib.c_str(), nullptr) / 1024.0;
 }
 
 Figure FromSamples(const std::string& name, const std::string& unit, double max_value,
@@ -264,12 +279,12 @@ absl::Status CliFigures(const Size& s, const Args& a, std::vector<Figure>& figs)
     cmds.push_back({"index", {a.moss, "index", s.data.update_repo}});
     for (const auto& [what, argv] : cmds) {
       ONIX_RETURN_IF_ERROR(WarmTree(s.data.repo));
-      ONIX_ASSIGN_OR_RETURN(ChildRun r, RunLogged(argv, log));
+      ONIX_ASSIGN_OR_RETURN(double mib, PeakRssMiB(argv, log, StrCat(s.data.dir, "/rss")));
       if (round == 0) {
         order.push_back(what);
         continue;  // warm-up
       }
-      rss[what].push_back(static_cast<double>(r.max_rss_kib) / 1024.0);
+      rss[what].push_back(mib);
     }
   }
   for (const auto& what : order) {
@@ -455,7 +470,28 @@ absl::Status Run(Args a, const std::string& self) {
 }  // namespace
 }  // namespace onix::bench
 
+// --rss-child FILE ARGV...: runs ARGV from this (small, freshly exec'd) process and writes its
+// ru_maxrss in KiB to FILE; exits with its status.
+static int RssChild(int argc, char** argv) {
+  if (argc < 4) return 2;
+  const pid_t pid = ::fork();
+  if (pid < 0) return 125;
+  if (pid == 0) {
+    ::execvp(argv[3], argv + 3);
+    ::_exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  if (::wait4(pid, &status, 0, &ru) < 0) return 125;
+  if (FILE* f = std::fopen(argv[2], "w")) {
+    std::fprintf(f, "%ld\n", ru.ru_maxrss);
+    std::fclose(f);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--rss-child") return RssChild(argc, argv);
   onix::bench::Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
