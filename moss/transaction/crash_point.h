@@ -13,6 +13,11 @@ inline constexpr std::string_view kCrashPoints[] = {
     "history-committed",  "complete",
 };
 
+// The points of removing states (state remove / prune): the tree renamed to .trash-<fstx>
+// (the commit point of a removal), the records dropped, the tree deleted, garbage collected.
+inline constexpr std::string_view kRemoveCrashPoints[] = {"remove-trashed", "remove-forgotten",
+                                                          "remove-deleted", "remove-collected"};
+
 // SIGKILLs the calling process when $MOSS_CRASH_AT equals `name`; otherwise does nothing.
 // SIGKILL (not abort) because a real power cut runs no handlers and flushes nothing.
 void CrashPoint(std::string_view name);

@@ -213,6 +213,49 @@ TEST_P(CrashTest, ActivateKilledAtEveryPointRecoversToOldOrNew) {
   std::printf("activate %-20s %s\n", std::string(point).c_str(), outcome.c_str());
 }
 
+class PruneCrashTest : public CrashTest {};
+
+TEST_P(PruneCrashTest, PruneKilledAtEveryPointRemovesTheStateWholeOrNotAtAll) {
+  const std::string_view point = GetParam();
+  std::vector<std::string> ids;
+  for (const auto& stone : {a_, b_}) {
+    // Each state holds only its own package, so pruning state 1 frees alpha's object.
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    auto res = Apply(*r, {*SelectStoneFile(stone)}, {});
+    ASSERT_TRUE(res.ok());
+    ids.push_back(res->plan.to_fstx);
+  }
+  const Snapshot before = Snap();
+  ASSERT_TRUE(CrashIn(point, [&](MachineRoot& r) { return Prune(r, 1, false).status(); }))
+      << "not killed at " << point;
+  auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+  ASSERT_TRUE(r.ok());
+  auto report = Recover(*r);
+  ASSERT_TRUE(report.ok()) << report.status();
+  // The removal's commit point is the rename to .trash: every point is after it, so the
+  // state is gone completely, and the active state is untouched.
+  auto states = r->RetainedStates();
+  ASSERT_EQ(states->size(), 1u) << point;
+  EXPECT_EQ((*states)[0].fstx, ids[1]);
+  EXPECT_EQ(Snap().usr, before.usr);
+  EXPECT_EQ(r->db().States(true)->size(), 1u);
+  EXPECT_EQ(*r->history().StateRefs(), std::vector<std::string>{ids[1]});
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), StrCat(".moss/root/.trash-", ids[0])));
+  // Garbage left by a crash before collection goes with the next collection.
+  ASSERT_TRUE(CollectGarbage(*r).ok());
+  auto verify = Verify(*r, false);
+  EXPECT_TRUE(verify.ok() && verify->problems.empty());
+  EXPECT_EQ(r->store().List()->size(), 2u) << point;  // beta's two files; alpha's is gone
+  std::printf("prune    %-20s rolled forward\n", std::string(point).c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPoint, PruneCrashTest, ::testing::ValuesIn(kRemoveCrashPoints),
+                         [](const auto& info) {
+                           std::string name(info.param);
+                           for (auto& ch : name) ch = ch == '-' ? '_' : ch;
+                           return name;
+                         });
+
 INSTANTIATE_TEST_SUITE_P(EveryPoint, CrashTest, ::testing::ValuesIn(kCrashPoints),
                          [](const auto& info) {
                            std::string name(info.param);

@@ -14,6 +14,7 @@
 #include "moss/base/str_cat.h"
 #include "moss/state/tree.h"
 #include "moss/transaction/content.h"
+#include "moss/transaction/crash_point.h"
 #include "moss/transaction/transaction.h"
 
 namespace onix::moss::transaction {
@@ -113,11 +114,17 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
     ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
     absl::Status moved = fs::RenameAt(root.states_fd(), st.fstx, root.states_fd(), trash);
     if (!moved.ok() && !absl::IsNotFound(moved)) return Annotate(moved, what);
+    // Commit point of a removal: from here recovery finishes it (the trash name says so).
+    CrashPoint("remove-trashed");
     ONIX_RETURN_IF_ERROR_CTX(root.db().DeleteState(st.number), what);
     ONIX_RETURN_IF_ERROR_CTX(root.history().DropState(st.fstx), what);
+    CrashPoint("remove-forgotten");
     ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
+    CrashPoint("remove-deleted");
   }
+  // Unlinking unreferenced objects one by one: a crash leaves garbage for the next run.
   ONIX_ASSIGN_OR_RETURN(result.gc, CollectGarbage(root));
+  CrashPoint("remove-collected");
   return result;
 }
 
