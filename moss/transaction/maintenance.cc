@@ -89,7 +89,7 @@ absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run) {
 }
 
 absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<std::string>& ids,
-                                          bool dry_run) {
+                                          bool dry_run, const BootHook& boot_hook) {
   ONIX_CHECK(root.writable() || dry_run) << "removing states needs the root lock";
   if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
@@ -125,10 +125,15 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
   // Unlinking unreferenced objects one by one: a crash leaves garbage for the next run.
   ONIX_ASSIGN_OR_RETURN(result.gc, CollectGarbage(root));
   CrashPoint("remove-collected");
+  if (boot_hook) {
+    ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
+    ONIX_RETURN_IF_ERROR_CTX(boot_hook(root.path(), states), "syncing boot entries");
+  }
   return result;
 }
 
-absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run) {
+absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run,
+                                   const BootHook& boot_hook) {
   if (keep < 1) return InvalidArgument("prune --keep must be at least 1 (the active state)");
   if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
   ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
@@ -151,7 +156,7 @@ absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run)
     }
     return none;
   }
-  return RemoveStates(root, doomed, dry_run);
+  return RemoveStates(root, doomed, dry_run, boot_hook);
 }
 
 absl::StatusOr<VerifyReport> Verify(MachineRoot& root, bool repair) {

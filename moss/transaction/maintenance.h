@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "moss/transaction/root.h"
+#include "moss/transaction/transaction.h"
 
 namespace onix::moss::transaction {
 
@@ -31,12 +32,15 @@ struct RemoveResult {
 // The active state is refused (FailedPrecondition), an unknown id is NotFound; all ids are
 // checked before anything is removed. Each tree is first renamed to .moss/root/.trash-<fstx>
 // (atomic), so a crash leaves the state whole or a trash tree the next run deletes.
+// `boot_hook` (when given) is called afterwards with the remaining states, so boot entries of
+// removed states go too; its failure is returned after the removal is complete.
 absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<std::string>& ids,
-                                          bool dry_run);
+                                          bool dry_run, const BootHook& boot_hook = {});
 
 // Keeps `keep` states (at least 1): the active one plus the newest others; removes the rest
 // as RemoveStates does. The active state (the boot default) is never removed.
-absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run);
+absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run,
+                                   const BootHook& boot_hook = {});
 
 struct VerifyProblem {
   std::string where;  // "store" or an fstx

@@ -265,6 +265,15 @@ TEST_F(TransactionTest, PruneKeepTwoLeavesExpectedStatesAndNoUnreferencedStoreFi
   for (const auto& k : objects) EXPECT_TRUE(used.count(k.Name())) << k.Name();
   EXPECT_EQ(r.store().List()->size(), used.size());
   EXPECT_TRUE(Verify(r, false)->problems.empty());
+  // The boot hook hears about the remaining states after a removal.
+  std::vector<RetainedState> seen;
+  auto hook = [&](const std::string&, const std::vector<RetainedState>& states) {
+    seen = states;
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(RemoveStates(r, {ids[2]}, false, hook).ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].active);
   // The active state is never removed.
   EXPECT_TRUE(absl::IsFailedPrecondition(RemoveStates(r, {ids[0]}, false).status()));
 }
