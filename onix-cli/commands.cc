@@ -6,6 +6,7 @@ namespace onix::cli {
 const CommandEntry kCommands[] = {
     {"status", &AddStatusCommand},
     {"rollback", &AddRollbackCommand},
+    {"update", &AddUpdateCommand},
     {"history", &AddHistoryCommand},
     {"diff", &AddDiffCommand},
     {"gc", &AddGcCommand},

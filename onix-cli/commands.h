@@ -12,5 +12,6 @@ void AddHistoryCommand(CLI::App& app, Context& ctx);
 void AddDiffCommand(CLI::App& app, Context& ctx);
 void AddGcCommand(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
+void AddUpdateCommand(CLI::App& app, Context& ctx);
 
 }  // namespace onix::cli

@@ -11,6 +11,9 @@
 #include "gtest/gtest.h"
 #include "moss/base/fs_at.h"
 #include "moss/bootsync/bootsync.h"
+#include "moss/repo/config.h"
+#include "moss/repo/driver.h"
+#include "moss/repo/index.h"
 #include "moss/transaction/root.h"
 #include "moss/transaction/selection.h"
 #include "moss/transaction/transaction.h"
@@ -279,6 +282,64 @@ TEST_F(OnixCliTest, DoctorPassesAHealthyMachineAndNamesEachFailure) {
   r = Onix("--root " + root_->path() + " doctor");
   EXPECT_NE(r.out.find("FAIL  store"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("moss state verify --repair"), std::string::npos) << r.out;
+}
+
+TEST_F(OnixCliTest, UpdateSyncsFromTheRepositoryKeepsLocalEtcAndSaysWhenToReboot) {
+  auto stone = [&](const std::string& version, const std::string& kernel,
+                   const std::string& hostname, const std::string& profile, bool motd) {
+    std::vector<TestFile> files = {File("lib/kernel/" + kernel + "/vmlinuz", "kernel " + kernel),
+                                   File("share/defaults/etc/hostname", hostname),
+                                   File("share/defaults/etc/profile", profile)};
+    if (motd) files.push_back(File("share/defaults/etc/motd", "welcome\n"));
+    return Stone("base", version, files);
+  };
+  ASSERT_TRUE(fs::MkdirAllAt(root_->fd(), "repo", 0755).ok());
+  const std::string v1 = stone("1", "6.1.0", "onix\n", "p1\n", false);
+  ASSERT_EQ(::rename(v1.c_str(), root_->Path("repo/base-1.stone").c_str()), 0);
+  ASSERT_TRUE(moss::repo::BuildIndex(root_->Path("repo")).ok());
+  ASSERT_TRUE(
+      moss::repo::AddRepo(root_->path(), {"main", "file://" + root_->Path("repo"), 0, true, ""})
+          .ok());
+  CliRun first = Onix("--root " + root_->path() + " update");  // refreshes the index
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  moss::repo::ByNameOptions by_name;
+  by_name.apply.boot_hook = moss::bootsync::MakeBootHook();
+  moss::solver::Request install;
+  install.install = {"base"};
+  ASSERT_TRUE(moss::repo::RunByName(root_->path(), install, by_name).ok());
+  Etc("hostname", "onix\n");  // as shipped
+  Etc("profile", "mine\n");   // the admin's own
+
+  // The repository moves to version 2: new kernel, changed defaults, one new default.
+  ASSERT_EQ(::unlink(root_->Path("repo/base-1.stone").c_str()), 0);
+  const std::string v2 = stone("2", "6.2.0", "onix2\n", "p2\n", true);
+  ASSERT_EQ(::rename(v2.c_str(), root_->Path("repo/base-2.stone").c_str()), 0);
+  ASSERT_TRUE(moss::repo::BuildIndex(root_->Path("repo")).ok());
+
+  CliRun r = Onix("--root " + root_->path() + " update");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("reboot:      to use the new kernel 6.2.0 (running 6.1.0)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("etc:         updated /etc/hostname to the new factory default\n"
+                       "etc:         added /etc/motd (new factory default)\n"
+                       "etc:         kept your /etc/profile; its factory default changed "
+                       "(onix etc diff --upstream /etc/profile)\n"
+                       "plane:       machine\n"
+                       "/nix:        untouched\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(*fs::ReadFileAt(root_->fd(), "etc/hostname"), "onix2\n");
+  EXPECT_EQ(*fs::ReadFileAt(root_->fd(), "etc/profile"), "mine\n");
+  EXPECT_EQ(*fs::ReadFileAt(root_->fd(), "etc/motd"), "welcome\n");
+
+  CliRun upstream = Onix("--root " + root_->path() + " etc diff --upstream /etc/profile");
+  ASSERT_EQ(upstream.exit_code, 0) << upstream.out;
+  EXPECT_NE(upstream.out.find("-p1\n+p2\n"), std::string::npos) << upstream.out;
+
+  CliRun again = Onix("--root " + root_->path() + " update");
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_NE(again.out.find("(up to date)"), std::string::npos) << again.out;
 }
 
 }  // namespace
