@@ -471,30 +471,32 @@ absl::StatusOr<std::string> ZstdCompress(std::string_view plain, int level) {
 absl::StatusOr<std::string> ZstdDecompress(std::string_view stored, uint64_t plain_length) {
   std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
   if (!dctx) return Internal("ZSTD_createDCtx failed");
-  // One spare byte catches a frame that decompresses to more than it declares.
-  std::string out(plain_length + 1, '\0');
+  // Memory follows what the data really decodes to, not what the header claims: a tiny
+  // payload declaring a huge plain length costs nothing until it proves it.
+  std::string out;
+  std::string buf(ZSTD_DStreamOutSize(), '\0');
   ZSTD_inBuffer in{stored.data(), stored.size(), 0};
-  ZSTD_outBuffer o{out.data(), out.size(), 0};
   size_t ret = 1;
   while (in.pos < in.size || ret != 0) {
-    const size_t before_in = in.pos, before_out = o.pos;
+    ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+    const size_t before_in = in.pos;
     ret = ZSTD_decompressStream(dctx.get(), &o, &in);
     if (ZSTD_isError(ret)) {
       return InvalidArgument(StrCat("corrupt zstd data: ", ZSTD_getErrorName(ret)));
     }
-    if (o.pos > plain_length) {
+    if (o.pos > plain_length - out.size()) {
       return InvalidArgument(
           StrCat("decompresses beyond its declared plain length ", plain_length));
     }
-    if (ret != 0 && in.pos == in.size && o.pos == before_out && in.pos == before_in) {
+    out.append(buf.data(), o.pos);
+    if (ret != 0 && in.pos == in.size && o.pos == 0 && in.pos == before_in) {
       return InvalidArgument("truncated zstd data");
     }
   }
-  if (o.pos != plain_length) {
+  if (out.size() != plain_length) {
     return InvalidArgument(
-        StrCat("decompresses to ", o.pos, " bytes, not the declared ", plain_length));
+        StrCat("decompresses to ", out.size(), " bytes, not the declared ", plain_length));
   }
-  out.resize(plain_length);
   return out;
 }
 

@@ -362,6 +362,17 @@ TEST_F(StoneTest, RefusesLyingLengths) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("has size 6"), std::string::npos) << r.status();
   }
+  {  // A compressed layout declaring far more plain bytes than its frame decodes to.
+    auto raw = base;
+    auto& layout = raw.payloads[internal::kBinaryLayout];
+    layout.plain_length = static_cast<int64_t>(layout.stored.size()) * 1000;
+    layout.stored = *internal::ZstdCompress(layout.stored, 3);
+    layout.compression = Compression::kZstd;
+    auto r = OpenCrafted("short-frame.stone", raw);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("payload 2 (layout): decompresses to"), std::string::npos)
+        << r.status();
+  }
   {  // Uncompressed payload whose plain length disagrees with its stored length.
     auto raw = base;
     raw.payloads[internal::kBinaryContent].plain_length = 4;
