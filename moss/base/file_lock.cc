@@ -33,8 +33,10 @@ absl::StatusOr<FileLock> FileLock::Acquire(int dirfd, std::string_view name, Loc
   }
   const std::string pid = StrCat(::getpid(), "\n");
   if (::ftruncate(fd.get(), 0) == 0) {
-    // The pid is advisory (for messages); failing to write it does not affect the lock.
-    (void)::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    // The pid is advisory (for messages); failing to write it does not affect the lock. (A
+    // (void) cast does not silence glibc's warn_unused_result under _FORTIFY_SOURCE.)
+    if (::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+    }
   }
   return FileLock(std::move(fd));
 }

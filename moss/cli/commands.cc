@@ -6,22 +6,14 @@
 namespace onix::moss_cli {
 
 const CommandEntry kCommands[] = {
-    {"version", &AddVersionCommand},
-    {"install", &AddInstallCommand},
-    {"remove", &AddRemoveCommand},
-    {"list", &AddListCommand},
-    {"info", &AddInfoCommand},
-    {"search-file", &AddSearchFileCommand},
-    {"state", &AddStateCommand},
-    {"boot", &AddBootCommand},
-    {"inspect", &AddInspectCommand},
-    {"extract", &AddExtractCommand},
-    {"index", &AddIndexCommand},
-    {"keygen", &AddKeygenCommand},
-    {"repo", &AddRepoCommand},
-    {"cache", &AddCacheCommand},
-    {"search", &AddSearchCommand},
-    {"sync", &AddSyncCommand},
+    {"version", &AddVersionCommand}, {"install", &AddInstallCommand},
+    {"remove", &AddRemoveCommand},   {"list", &AddListCommand},
+    {"info", &AddInfoCommand},       {"search-file", &AddSearchFileCommand},
+    {"state", &AddStateCommand},     {"boot", &AddBootCommand},
+    {"inspect", &AddInspectCommand}, {"extract", &AddExtractCommand},
+    {"index", &AddIndexCommand},     {"keygen", &AddKeygenCommand},
+    {"repo", &AddRepoCommand},       {"cache", &AddCacheCommand},
+    {"search", &AddSearchCommand},   {"sync", &AddSyncCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
 

@@ -62,6 +62,19 @@ if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="zl
 out=$("$moss" -D "$root" sync --dry-run 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q 'nothing to do' <<<"$out"; then ok "sync --dry-run on an empty root has nothing to do"; else notok "sync --dry-run on an empty root has nothing to do"; echo "$out"; fi
 
+# Installing by name resolves through the repository; --autoremove drops what was only a
+# dependency; an unknown name changes nothing.
+out=$("$moss" -D "$root" -y install curl 2>&1); rc=$?
+installed=$("$moss" -D "$root" list installed 2>&1)
+if [ $rc -eq 0 ] && grep -q '^curl' <<<"$installed" && grep -q '^zlib' <<<"$installed"; then
+  ok "install by name pulls in the soname provider"; else notok "install by name pulls in the soname provider"; echo "$out"; echo "$installed"; fi
+out=$("$moss" -D "$root" -y install no-such-package 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'no-such-package' <<<"$out"; then ok "install of an unknown name fails and names it"; else notok "install of an unknown name fails and names it"; echo "rc=$rc $out"; fi
+out=$("$moss" -D "$root" -y remove curl --autoremove 2>&1); rc=$?
+installed=$("$moss" -D "$root" list installed 2>&1)
+if [ $rc -eq 0 ] && ! grep -q '^curl' <<<"$installed" && ! grep -q '^zlib' <<<"$installed"; then
+  ok "remove --autoremove drops the orphaned dependency"; else notok "remove --autoremove drops the orphaned dependency"; echo "$out"; echo "$installed"; fi
+
 # An unsigned index where a key is configured is refused and the old index stays.
 rm "$srv/stone.index.sig"
 out=$("$moss" -D "$root" repo update 2>&1); rc=$?
@@ -79,7 +92,7 @@ out=$("$moss" -D "$root" repo list --json)
 if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["enabled"] is False' <<<"$out"; then ok "repo list --json shows it disabled"; else notok "repo list --json shows it disabled"; echo "$out"; fi
 "$moss" -D "$root" repo enable main >/dev/null
 out=$("$moss" -D "$root" cache size --json)
-if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["stones"]==0 and d["index_bytes"]>0' <<<"$out"; then ok "cache size --json"; else notok "cache size --json"; echo "$out"; fi
+if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["stones"]==2 and d["stone_bytes"]>0 and d["index_bytes"]>0' <<<"$out"; then ok "cache size --json counts the two stones install fetched"; else notok "cache size --json counts the two stones install fetched"; echo "$out"; fi
 check "cache clean" "$moss" -D "$root" cache clean
 check "repo remove" "$moss" -D "$root" repo remove main
 out=$("$moss" -D "$root" repo add bad ftp://x 2>&1); rc=$?

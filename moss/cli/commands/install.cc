@@ -8,6 +8,8 @@
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
+#include "moss/cli/tx_options.h"
+#include "moss/repo/driver.h"
 #include "moss/transaction/report.h"
 #include "moss/transaction/selection.h"
 #include "moss/transaction/transaction.h"
@@ -17,11 +19,35 @@ namespace {
 
 namespace tx = ::onix::moss::transaction;
 
-absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& files) {
+// An argument ending in ".stone" or holding a '/' is a file (a missing one is an error about
+// that file); anything else is a package name or a typed provider such as
+// "soname(libz.so.1(x86_64))", resolved from the repositories.
+bool IsStoneFile(const std::string& arg) {
+  return arg.find('/') != std::string::npos ||
+         (arg.size() > 6 && arg.compare(arg.size() - 6, 6, ".stone") == 0);
+}
+
+absl::Status RunInstallByName(const GlobalOptions& g, const std::vector<std::string>& names) {
+  moss::solver::Request request;
+  request.install = names;
+  moss::repo::ByNameOptions options;
+  options.dry_run = g.dry_run;
+  options.apply = TransactionOptions(g);
+  options.apply.dry_run = false;  // RunByName takes dry_run from `options`
+  return moss::repo::RunByName(g.root, request, options);
+}
+
+absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& args) {
+  std::vector<std::string> files, names;
+  for (const auto& a : args) (IsStoneFile(a) ? files : names).push_back(a);
+  if (!names.empty() && !files.empty()) {
+    return InvalidArgument(StrCat("give either .stone files or package names, not both ('",
+                                  files.front(), "' is a file, '", names.front(), "' a name)"));
+  }
+  if (!names.empty()) return RunInstallByName(g, names);
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, true, g.dry_run));
   ONIX_ASSIGN_OR_RETURN(tx::Selection selection, tx::InstallSelection(root, files));
-  ONIX_ASSIGN_OR_RETURN(tx::Result result,
-                        tx::Apply(root, selection, tx::CommandOptions(g.dry_run, g.json)));
+  ONIX_ASSIGN_OR_RETURN(tx::Result result, tx::Apply(root, selection, TransactionOptions(g)));
   if (g.json) {
     nlohmann::json j = tx::ResultJson(result);
     j["dry_run"] = g.dry_run;
@@ -50,8 +76,9 @@ absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& 
 
 void AddInstallCommand(CLI::App& app, Context& ctx) {
   auto files = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand("install", "Install local .stone files as a new state");
-  cmd->add_option("files", *files, "Stone files to install")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "install", "Install packages by name from the repositories, or local .stone files");
+  cmd->add_option("packages", *files, "Package names, typed providers or .stone files")->required();
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");

@@ -8,6 +8,8 @@
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
+#include "moss/cli/tx_options.h"
+#include "moss/repo/driver.h"
 #include "moss/transaction/report.h"
 #include "moss/transaction/selection.h"
 #include "moss/transaction/transaction.h"
@@ -17,11 +19,23 @@ namespace {
 
 namespace tx = ::onix::moss::transaction;
 
+// With --autoremove the request goes through the solver, which also drops dependency-only
+// packages nothing needs any more.
+absl::Status RunAutoremove(const GlobalOptions& g, const std::vector<std::string>& names) {
+  moss::solver::Request request;
+  request.remove = names;
+  request.autoremove = true;
+  moss::repo::ByNameOptions options;
+  options.dry_run = g.dry_run;
+  options.apply = TransactionOptions(g);
+  options.apply.dry_run = false;  // RunByName takes dry_run from `options`
+  return moss::repo::RunByName(g.root, request, options);
+}
+
 absl::Status RunRemove(const GlobalOptions& g, const std::vector<std::string>& names) {
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, true, g.dry_run));
   ONIX_ASSIGN_OR_RETURN(tx::Selection selection, tx::RemoveSelection(root, names));
-  ONIX_ASSIGN_OR_RETURN(tx::Result result,
-                        tx::Apply(root, selection, tx::CommandOptions(g.dry_run, g.json)));
+  ONIX_ASSIGN_OR_RETURN(tx::Result result, tx::Apply(root, selection, TransactionOptions(g)));
   if (g.json) {
     nlohmann::json j = tx::ResultJson(result);
     j["dry_run"] = g.dry_run;
@@ -49,8 +63,14 @@ void AddRemoveCommand(CLI::App& app, Context& ctx) {
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");
-  cmd->callback(
-      [&ctx, names] { ctx.action = [&ctx, names] { return RunRemove(ctx.global, *names); }; });
+  auto autoremove = std::make_shared<bool>(false);
+  cmd->add_flag("--autoremove", *autoremove,
+                "Also remove dependency-only packages nothing needs any more");
+  cmd->callback([&ctx, names, autoremove] {
+    ctx.action = [&ctx, names, autoremove] {
+      return *autoremove ? RunAutoremove(ctx.global, *names) : RunRemove(ctx.global, *names);
+    };
+  });
 }
 
 }  // namespace onix::moss_cli

@@ -6,7 +6,9 @@
 
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
+#include "moss/bootsync/bootsync.h"
 #include "moss/cli/commands.h"
+#include "moss/cli/tx_options.h"
 #include "moss/state/manifest.h"
 #include "moss/transaction/maintenance.h"
 #include "moss/transaction/queries.h"
@@ -87,8 +89,7 @@ absl::Status Show(const GlobalOptions& g, const std::string& id) {
 
 absl::Status ActivateState(const GlobalOptions& g, const std::string& id) {
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, true, g.dry_run));
-  ONIX_ASSIGN_OR_RETURN(tx::Result result,
-                        tx::Activate(root, id, tx::CommandOptions(g.dry_run, g.json)));
+  ONIX_ASSIGN_OR_RETURN(tx::Result result, tx::Activate(root, id, TransactionOptions(g)));
   if (g.json) {
     nlohmann::json j = tx::ResultJson(result);
     j["dry_run"] = g.dry_run;
@@ -130,7 +131,8 @@ absl::Status Remove(const GlobalOptions& g, const std::vector<std::string>& ids)
       return absl::CancelledError("not confirmed; nothing removed");
     }
   }
-  ONIX_ASSIGN_OR_RETURN(tx::RemoveResult r, tx::RemoveStates(root, ids, g.dry_run));
+  ONIX_ASSIGN_OR_RETURN(tx::RemoveResult r,
+                        tx::RemoveStates(root, ids, g.dry_run, moss::bootsync::MakeBootHook()));
   return PrintRemoval(g, r);
 }
 
@@ -143,7 +145,8 @@ absl::Status Prune(const GlobalOptions& g, size_t keep) {
       return absl::CancelledError("not confirmed; nothing removed");
     }
   }
-  ONIX_ASSIGN_OR_RETURN(tx::RemoveResult r, tx::Prune(root, keep, g.dry_run));
+  ONIX_ASSIGN_OR_RETURN(tx::RemoveResult r,
+                        tx::Prune(root, keep, g.dry_run, moss::bootsync::MakeBootHook()));
   return PrintRemoval(g, r);
 }
 

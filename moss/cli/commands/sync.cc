@@ -7,6 +7,7 @@
 
 #include "moss/base/status.h"
 #include "moss/cli/commands.h"
+#include "moss/cli/tx_options.h"
 #include "moss/repo/driver.h"
 #include "moss/transaction/report.h"
 
@@ -35,7 +36,8 @@ void AddSyncCommand(CLI::App& app, Context& ctx) {
       request.debug_dir = req->debug_solver;
       moss::repo::ByNameOptions options;
       options.dry_run = ctx.global.dry_run;
-      options.apply = moss::transaction::CommandOptions(false, ctx.global.json);
+      options.apply = TransactionOptions(ctx.global);
+      options.apply.dry_run = false;  // RunByName takes dry_run from `options`
       options.apply.message = "sync";
       return moss::repo::RunByName(ctx.global.root, request, options);
     };
