@@ -111,7 +111,10 @@ TEST_F(OnixCliTest, StatusShowsEveryComputedValueInTheDocumentedShape) {
 
 TEST_F(OnixCliTest, StatusCountsEtcOverridesAndMissingBridge) {
   const std::string first = Install({Base("1", "driver-one")});
+  // moss merged the factory defaults into /etc; the admin then edits one and deletes one.
+  EXPECT_EQ(*fs::ReadFileAt(root_->fd(), "etc/profile"), "export PATH=/usr/bin\n");
   Etc("hostname", "workstation\n");
+  ASSERT_TRUE(fs::UnlinkAt(root_->fd(), "etc/profile").ok());
   EXPECT_EQ(Status(), "active fstx: " + first + "\n" + "boot entry:  onix-" + first + "+3.conf\n" +
                           "nix daemon:  socket missing\n" +
                           "etc drift:   2 local overrides\n" +  // hostname edited, profile gone

@@ -105,6 +105,7 @@ absl::Status RunByName(const std::string& root_path, const solver::Request& requ
                         transaction::Apply(*root, resolved.selection, apply));
   for (const auto& w : result.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
   std::fprintf(out, "state %s is active\n", result.plan.to_fstx.c_str());
+  if (options.result != nullptr) *options.result = std::move(result);
   return absl::OkStatus();
 }
 

@@ -45,6 +45,8 @@ struct ByNameOptions {
   // Passed to transaction::Apply (boot hook, history message, progress log); dry_run is
   // taken from above. A null log prints the engine's progress lines to `out`.
   transaction::Options apply;
+  // When set, receives the transaction's result (plan, warnings, /etc merge).
+  transaction::Result* result = nullptr;
 };
 
 // Runs the whole by-name path. Prints the exact transaction (FormatPlan) first. Unsatisfiable

@@ -183,6 +183,33 @@ void RunSystemTriggers(MachineRoot& root, const SwitchContext& ctx, const Option
   }
 }
 
+// Part of phase "root links": the three-way merge of /etc factory defaults from the previous
+// tree (at staging/usr since the exchange) to the new /usr, before system triggers so they see
+// the merged /etc. After the commit point, so a failure is a warning; each file is replaced
+// atomically, and a crash before the merge finishes leaves the remaining files as they were
+// (recovery does not redo it; the next switch or `onix update` merges again).
+void MergeEtc(MachineRoot& root, const SwitchContext& ctx, std::vector<etcmerge::EtcChange>& etc,
+              std::vector<std::string>& warnings) {
+  UniqueFd old_usr;
+  if (ctx.previous.kind != Previous::kNone && ctx.previous.kind != Previous::kEmptyUnmanaged) {
+    absl::StatusOr<UniqueFd> fd = fs::OpenDirAt(root.states_fd(), kStagingUsr);
+    if (!fd.ok()) {
+      warnings.push_back(StrCat("merging /etc defaults: ", fd.status().message()));
+      return;
+    }
+    old_usr = std::move(*fd);
+  }
+  absl::StatusOr<UniqueFd> new_usr = fs::OpenDirAt(root.fd(), "usr");
+  absl::StatusOr<std::vector<etcmerge::EtcChange>> merged =
+      new_usr.ok() ? etcmerge::MergeEtcDefaults(root.fd(), old_usr.get(), new_usr->get())
+                   : absl::StatusOr<std::vector<etcmerge::EtcChange>>(new_usr.status());
+  if (!merged.ok()) {
+    warnings.push_back(StrCat("merging /etc defaults: ", merged.status().message()));
+    return;
+  }
+  etc = std::move(*merged);
+}
+
 // Phase "previous archived": staging/usr (the old tree since the exchange) moves to
 // .moss/root/<old fstx>/usr by a no-replace rename. A crash before it leaves the old tree
 // at staging/usr, identified by the .fstx token inside it; after it, archived.
@@ -233,7 +260,7 @@ absl::Status CommitHistory(MachineRoot& root, const SwitchContext& ctx,
 // The ladder from the exchange intent to completion, shared by Apply and Activate.
 // Pre-condition: the candidate tree is at .moss/root/staging/usr, durable, with its .fstx.
 absl::Status Switch(MachineRoot& root, SwitchContext& ctx, const Options& o,
-                    std::vector<std::string>& warnings) {
+                    std::vector<std::string>& warnings, std::vector<etcmerge::EtcChange>& etc) {
   // From here to the end a Ctrl-C is held until we are done: stopping half-way through the
   // post-commit phases would only leave work for recovery.
   DeferSignals defer;
@@ -245,6 +272,7 @@ absl::Status Switch(MachineRoot& root, SwitchContext& ctx, const Options& o,
   ONIX_RETURN_IF_ERROR(Advance(root, ctx, "usr-exchanged"));
   CrashPoint("usr-exchanged");
   EnsureRootLinks(root, warnings);
+  MergeEtc(root, ctx, etc, warnings);
   CrashPoint("root-links");
   RunSystemTriggers(root, ctx, o, warnings);
   CrashPoint("system-triggers");
@@ -500,7 +528,7 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   ctx.parent_fstx = plan.from_fstx;
   ctx.created_unix = now;
   ctx.journal = journal;
-  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
+  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings, result.etc));
   return result;
 }
 
@@ -566,7 +594,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   ctx.previous = previous;
   ctx.changed = ChangedPaths(plan.files);
   ctx.journal = journal;
-  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings));
+  ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings, result.etc));
   return result;
 }
 

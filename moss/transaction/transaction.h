@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "moss/etcmerge/etcmerge.h"
 #include "moss/state/layout.h"
 #include "moss/transaction/root.h"
 #include "moss/transaction/selection.h"
@@ -49,7 +50,8 @@ struct Plan {
 
 struct Result {
   Plan plan;
-  std::vector<std::string> warnings;  // system trigger or boot hook failures after the switch
+  std::vector<std::string> warnings;     // system trigger or boot hook failures after the switch
+  std::vector<etcmerge::EtcChange> etc;  // what the /etc merge of factory defaults did
 };
 
 // Makes `selection` the new active state. Pre-condition: `root` opened with Access::kWrite.

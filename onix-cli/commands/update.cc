@@ -13,27 +13,14 @@
 namespace onix::cli {
 namespace {
 
-const char* ActionWord(EtcUpdate::Action a) {
-  switch (a) {
-    case EtcUpdate::Action::kAdded:
-      return "added";
-    case EtcUpdate::Action::kUpdated:
-      return "updated";
-    case EtcUpdate::Action::kRemoved:
-      return "removed";
-    case EtcUpdate::Action::kKeptLocal:
-      return "kept-local";
-  }
-  return "unknown";
-}
-
 absl::Status RunUpdate(const GlobalOptions& g, UpdateRequest req) {
   req.root = g.root;
   ONIX_ASSIGN_OR_RETURN(UpdateResult r, Update(req));
   if (g.json) {
     nlohmann::json etc = nlohmann::json::array();
     for (const auto& e : r.etc)
-      etc.push_back({{"path", "/etc/" + e.path}, {"action", ActionWord(e.action)}});
+      etc.push_back({{"path", "/etc/" + e.path},
+                     {"action", std::string(moss::etcmerge::ActionWord(e.action))}});
     nlohmann::json j = {
         {"from", r.from_fstx},
         {"to", r.to_fstx},

@@ -7,6 +7,7 @@
 #include "moss/transaction/transaction.h"
 #include "nix-integration/daemon/fingerprint.h"
 #include "nix-integration/opengl_bridge/bridge.h"
+#include "onix-cli/machine/update.h"
 #include "onix-cli/status/collect.h"
 
 namespace onix::cli {
@@ -83,6 +84,7 @@ absl::StatusOr<RollbackResult> Rollback(const RollbackRequest& req) {
   ONIX_ASSIGN_OR_RETURN(moss::transaction::Result moved,
                         moss::transaction::Activate(machine, target.fstx, options));
   result.warnings = moved.warnings;
+  result.etc = moved.etc;
 
   StatusOptions paths;
   paths.root = req.root;
@@ -99,6 +101,7 @@ absl::StatusOr<RollbackResult> Rollback(const RollbackRequest& req) {
 
 std::string FormatRollback(const RollbackResult& r) {
   std::string out = StrCat("machine:     ", r.from_fstx, " -> ", r.to_fstx, "\n");
+  out += FormatEtcChanges(r.etc);
   for (const auto& w : r.warnings) out += StrCat("warning:     ", w, "\n");
   out += "plane:       machine\n";
   if (r.nix_changes.empty()) {

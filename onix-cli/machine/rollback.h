@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "moss/etcmerge/etcmerge.h"
 
 namespace onix::cli {
 
@@ -20,8 +21,9 @@ struct RollbackRequest {
 
 struct RollbackResult {
   std::string from_fstx, to_fstx;
-  std::vector<std::string> warnings;     // boot hook / trigger warnings from moss
-  std::vector<std::string> nix_changes;  // empty: /nix verified untouched
+  std::vector<std::string> warnings;           // boot hook / trigger warnings from moss
+  std::vector<moss::etcmerge::EtcChange> etc;  // moss's /etc merge back to the older defaults
+  std::vector<std::string> nix_changes;        // empty: /nix verified untouched
 };
 
 // Picks the target state and refuses, before changing anything, when it would bring back a
