@@ -3,10 +3,15 @@
 #pragma once
 
 #include "moss/cli/command.h"
+#include "moss/solver/solver.h"
 #include "moss/transaction/transaction.h"
 
 namespace onix::moss_cli {
 
 moss::transaction::Options TransactionOptions(const GlobalOptions& global);
+
+// Runs a request through the solver and the repositories (moss/repo RunByName) with those
+// options; `--dry-run` prints the exact transaction only.
+absl::Status RunSolverRequest(const GlobalOptions& global, const moss::solver::Request& request);
 
 }  // namespace onix::moss_cli

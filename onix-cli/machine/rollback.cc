@@ -7,6 +7,7 @@
 #include "moss/transaction/transaction.h"
 #include "nix-integration/daemon/fingerprint.h"
 #include "nix-integration/opengl_bridge/bridge.h"
+#include "onix-cli/machine/plane.h"
 #include "onix-cli/machine/update.h"
 #include "onix-cli/status/collect.h"
 
@@ -86,16 +87,8 @@ absl::StatusOr<RollbackResult> Rollback(const RollbackRequest& req) {
   result.warnings = moved.warnings;
   result.etc = moved.etc;
 
-  StatusOptions paths;
-  paths.root = req.root;
-  paths.run_dir = req.run_dir;
-  auto bridged = bridge::Rebuild(req.root, RunDirOf(paths), target.fstx);
-  if (!bridged.ok()) {
-    result.warnings.push_back(StrCat("graphics bridge not rebuilt: ", bridged.status().message()));
-  }
-
-  ONIX_ASSIGN_OR_RETURN(nixplane::PlaneFingerprint after, nixplane::Fingerprint(nix_root));
-  result.nix_changes = nixplane::Diff(before, after);
+  ONIX_RETURN_IF_ERROR(FinishMachineMove(req.root, req.run_dir, target.fstx, before,
+                                         result.warnings, result.nix_changes));
   return result;
 }
 
@@ -103,14 +96,7 @@ std::string FormatRollback(const RollbackResult& r) {
   std::string out = StrCat("machine:     ", r.from_fstx, " -> ", r.to_fstx, "\n");
   out += FormatEtcChanges(r.etc);
   for (const auto& w : r.warnings) out += StrCat("warning:     ", w, "\n");
-  out += "plane:       machine\n";
-  if (r.nix_changes.empty()) {
-    out += "/nix:        untouched\n";
-  } else {
-    out += "/nix:        CHANGED\n";
-    for (const auto& c : r.nix_changes) out += StrCat("  ", c, "\n");
-  }
-  return out;
+  return out + FormatPlaneLines(r.nix_changes);
 }
 
 }  // namespace onix::cli

@@ -18,6 +18,7 @@
 #include "nix-integration/daemon/fingerprint.h"
 #include "nix-integration/opengl_bridge/bridge.h"
 #include "onix-cli/etc/etc_drift.h"
+#include "onix-cli/machine/plane.h"
 #include "onix-cli/status/collect.h"
 
 namespace onix::cli {
@@ -75,15 +76,8 @@ absl::StatusOr<UpdateResult> Update(const UpdateRequest& req) {
   result.new_kernel = KernelOf(machine.UsrDirOf(result.to_fstx, /*active=*/true));
   result.etc = applied.etc;
   result.warnings = applied.warnings;
-  StatusOptions paths;
-  paths.root = req.root;
-  paths.run_dir = req.run_dir;
-  auto bridged = bridge::Rebuild(req.root, RunDirOf(paths), result.to_fstx);
-  if (!bridged.ok()) {
-    result.warnings.push_back(StrCat("graphics bridge not rebuilt: ", bridged.status().message()));
-  }
-  ONIX_ASSIGN_OR_RETURN(nixplane::PlaneFingerprint after, nixplane::Fingerprint(nix_root));
-  result.nix_changes = nixplane::Diff(before, after);
+  ONIX_RETURN_IF_ERROR(FinishMachineMove(req.root, req.run_dir, result.to_fstx, before,
+                                         result.warnings, result.nix_changes));
   return result;
 }
 
@@ -97,14 +91,7 @@ std::string FormatUpdate(const UpdateResult& r) {
   }
   out += FormatEtcChanges(r.etc);
   for (const auto& w : r.warnings) out += StrCat("warning:     ", w, "\n");
-  out += "plane:       machine\n";
-  if (r.nix_changes.empty()) {
-    out += "/nix:        untouched\n";
-  } else {
-    out += "/nix:        CHANGED\n";
-    for (const auto& c : r.nix_changes) out += StrCat("  ", c, "\n");
-  }
-  return out;
+  return out + FormatPlaneLines(r.nix_changes);
 }
 
 std::string FormatEtcChanges(const std::vector<moss::etcmerge::EtcChange>& changes) {

@@ -9,7 +9,6 @@
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
 #include "moss/cli/tx_options.h"
-#include "moss/repo/driver.h"
 #include "moss/transaction/report.h"
 #include "moss/transaction/selection.h"
 #include "moss/transaction/transaction.h"
@@ -25,11 +24,7 @@ absl::Status RunAutoremove(const GlobalOptions& g, const std::vector<std::string
   moss::solver::Request request;
   request.remove = names;
   request.autoremove = true;
-  moss::repo::ByNameOptions options;
-  options.dry_run = g.dry_run;
-  options.apply = TransactionOptions(g);
-  options.apply.dry_run = false;  // RunByName takes dry_run from `options`
-  return moss::repo::RunByName(g.root, request, options);
+  return RunSolverRequest(g, request);
 }
 
 absl::Status RunRemove(const GlobalOptions& g, const std::vector<std::string>& names) {
