@@ -4,14 +4,10 @@
 namespace onix::cli {
 
 const CommandEntry kCommands[] = {
-    {"status", &AddStatusCommand},
-    {"rollback", &AddRollbackCommand},
-    {"update", &AddUpdateCommand},
-    {"history", &AddHistoryCommand},
-    {"diff", &AddDiffCommand},
-    {"gc", &AddGcCommand},
-    {"doctor", &AddDoctorCommand},
-    {"etc", &AddEtcCommand},
+    {"status", &AddStatusCommand}, {"rollback", &AddRollbackCommand},
+    {"update", &AddUpdateCommand}, {"history", &AddHistoryCommand},
+    {"diff", &AddDiffCommand},     {"gc", &AddGcCommand},
+    {"doctor", &AddDoctorCommand}, {"etc", &AddEtcCommand},
 };
 const size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);
 
