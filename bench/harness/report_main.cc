@@ -3,12 +3,23 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
 
 #include "absl/strings/str_format.h"
 #include "bench/harness/harness.h"
 
 namespace onix::bench {
 namespace {
+
+// A '|' inside a cell (baselines such as "zstd -d | tar -x") would end the Markdown cell.
+std::string Cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
 
 int Main(int argc, char** argv) {
   if (argc != 3) {
@@ -43,8 +54,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
     std::printf(
-        "| %s | %.4g %s | %s | %s | %s | %s | %d | %.4g | %.4g | %s |\n", f->name.c_str(), f->value,
-        f->unit.c_str(), f->baseline.c_str(),
+        "| %s | %.4g %s | %s | %s | %s | %s | %d | %.4g | %.4g | %s |\n", Cell(f->name).c_str(),
+        f->value, f->unit.c_str(), Cell(f->baseline).c_str(),
         f->baseline_value ? absl::StrFormat("%.4g %s", f->baseline_value, f->unit).c_str() : "-",
         f->ratio ? absl::StrFormat("%.3gx", f->ratio).c_str() : "-", f->target.c_str(), f->runs,
         f->min, f->max, f->pass ? "yes" : "**no**");
