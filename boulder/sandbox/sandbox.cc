@@ -164,7 +164,10 @@ void SetLimit(int report_fd, int resource, uint64_t value, const char* name) {
                                                         {"stdin", "/proc/self/fd/0"},
                                                         {"stdout", "/proc/self/fd/1"},
                                                         {"stderr", "/proc/self/fd/2"}}) {
-    (void)::symlink(target.c_str(), StrCat(root, "/dev/", link).c_str());
+    // Shells need /dev/fd for process substitution; a sandbox without it is broken.
+    if (::symlink(target.c_str(), StrCat(root, "/dev/", link).c_str()) != 0) {
+      Die(report_fd, StrCat("linking /dev/", link));
+    }
   }
   if (::mount("proc", (root + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               nullptr) != 0) {
