@@ -5,6 +5,50 @@
 #include "tools/clidoc/clidoc.h"
 
 namespace onix::moss_cli {
+namespace {
+
+// Examples shown by `moss CMD --help` and in moss.1, kept in one table so every command has
+// them and they read alike.
+struct Examples {
+  const char* command;
+  const char* text;
+};
+constexpr Examples kExamples[] = {
+    {"install",
+     "moss -D /mnt/onix install busybox zstd\n  moss install 'soname(libz.so.1(x86_64))'\n"
+     "  moss install ./zlib-1.3-1-1-x86_64.stone --dry-run"},
+    {"remove", "moss remove zstd\n  moss remove curl --autoremove"},
+    {"sync", "moss sync --dry-run\n  moss sync --autoremove"},
+    {"list", "moss list installed\n  moss list installed --json"},
+    {"info", "moss info busybox"},
+    {"search", "moss search zstd\n  moss search --provides 'soname(libzstd.so.1(x86_64))'"},
+    {"search-file", "moss search-file /usr/bin/sh"},
+    {"state",
+     "moss state list\n  moss state diff 1 2\n  moss state activate 1-e0fd\n"
+     "  moss state prune --keep 3\n  moss state verify --repair\n  moss state recover"},
+    {"boot", "moss boot status\n  moss boot sync\n  moss boot install\n  moss boot mark-good"},
+    {"repo",
+     "moss repo add local file:///srv/onix/repo --key repo.pub\n  moss repo update\n"
+     "  moss repo list --json"},
+    {"index", "moss index /srv/onix/repo --sign repo.key"},
+    {"keygen", "moss keygen repo    # writes repo.key and repo.pub"},
+    {"cache", "moss cache size\n  moss cache clean"},
+    {"inspect", "moss inspect zstd-1.5.4-1-1-x86_64.stone --layout\n  moss inspect FILE --check"},
+    {"extract", "moss extract zstd-1.5.4-1-1-x86_64.stone /tmp/zstd"},
+    {"version", "moss version"},
+};
+
+void AddExamples(CLI::App& app) {
+  for (const auto& e : kExamples) {
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == e.command && sub->get_footer().empty()) {
+        sub->footer(std::string("Examples:\n  ") + e.text);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 int RunMain(int argc, char** argv) {
   CLI::App app{"moss: the ONIX transaction engine. Owns /usr, /.moss and /boot of a machine root."};
@@ -16,6 +60,7 @@ int RunMain(int argc, char** argv) {
   app.add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");
   app.add_flag("--dry-run", ctx.global.dry_run, "Show what would change, change nothing");
   for (size_t i = 0; i < kCommandCount; ++i) kCommands[i].add(app, ctx);
+  AddExamples(app);
   if (int rc = clidoc::MaybeGenerate(app, "moss", argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);

@@ -16,7 +16,10 @@ EOF2
       done ;;
     *moss.1) for c in install remove state boot index repo sync inspect extract; do
         printf '%s\n' "$text" | grep -q "^       $c" || { echo "FAIL: moss.1 lacks $c"; fail=1; }
-      done ;;
+      done
+      # Every command's section carries its examples.
+      n=$(printf '%s\n' "$text" | grep -c 'Examples:')
+      [ "$n" -ge 16 ] || { echo "FAIL: moss.1 has examples for $n commands, want 16"; fail=1; } ;;
     *boulder.1) for c in build chroot fetch new; do
         printf '%s\n' "$text" | grep -q "boulder $c" || { echo "FAIL: boulder.1 lacks $c"; fail=1; }
       done ;;
