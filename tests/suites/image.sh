@@ -114,6 +114,13 @@ fi
 mv "$bad/usr/bin/true" "$bad/usr/lib/onix/runtime/true"
 check "check_no_glibc allows glibc below usr/lib/onix/runtime only" \
   tests/lib/check_no_glibc.sh "$bad" usr/lib/onix/runtime
+# ONIX's own tools live in /usr/bin but load the private runtime; the store is not the machine.
+cp /usr/bin/true "$bad/usr/bin/onix-tool"
+patchelf --set-interpreter /usr/lib/onix/runtime/ld-linux-x86-64.so.2 "$bad/usr/bin/onix-tool"
+mkdir -p "$bad/.moss/store/00" && cp /usr/bin/true "$bad/.moss/store/00/object"
+check "check_no_glibc allows programs loading the private runtime and skips /.moss" \
+  tests/lib/check_no_glibc.sh "$bad" usr/lib/onix/runtime
+rm -rf "$bad/usr/bin/onix-tool" "$bad/.moss"
 if out=$(tests/lib/check_no_glibc.sh "$bad" 2>&1); then
   not_ok "check_no_glibc without an allowed prefix rejects the runtime too" "$out"
 else
