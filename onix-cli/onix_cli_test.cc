@@ -14,6 +14,7 @@
 #include "moss/repo/config.h"
 #include "moss/repo/driver.h"
 #include "moss/repo/index.h"
+#include "moss/transaction/journal.h"
 #include "moss/transaction/root.h"
 #include "moss/transaction/selection.h"
 #include "moss/transaction/transaction.h"
@@ -266,6 +267,22 @@ TEST_F(OnixCliTest, GcKeepsTheActiveAndDefaultBootStatesAndReportsEachPlane) {
   EXPECT_NE(status.find("boot entry:  onix-" + first), std::string::npos) << status;
   CliRun bad = Onix("--root " + root_->path() + " gc --keep 0");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
+
+  // An interrupted transaction must be recovered first: gc refuses and removes nothing.
+  {
+    auto m2 = MachineRoot::Open(root_->path(), Access::kRead);
+    ASSERT_TRUE(m2.ok());
+    auto id = moss::transaction::RootId(m2->moss_fd());
+    ASSERT_TRUE(id.ok()) << id.status();
+    moss::transaction::JournalRecord journal{*id,   "install", "usr-exchange-intent",
+                                             first, "9-dead",  "token"};
+    ASSERT_TRUE(moss::transaction::WriteJournal(m2->moss_fd(), journal).ok());
+  }
+  CliRun refused = Onix("--root " + root_->path() + " gc --keep 1 --machine-only");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("is in flight"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("moss state recover"), std::string::npos) << refused.out;
+  EXPECT_TRUE(*fs::ExistsAt(root_->fd(), ".moss/root/" + fourth));
 }
 
 TEST_F(OnixCliTest, DoctorPassesAHealthyMachineAndNamesEachFailure) {
