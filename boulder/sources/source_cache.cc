@@ -11,6 +11,7 @@
 
 #include "boost/filesystem.hpp"
 #include "boulder/util/util.h"
+#include "moss/base/c_free.h"
 #include "moss/base/fd.h"
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
@@ -21,13 +22,6 @@ namespace onix::boulder {
 
 namespace {
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
 using RepoPtr = std::unique_ptr<git_repository, CFree<git_repository_free>>;
 using RemotePtr = std::unique_ptr<git_remote, CFree<git_remote_free>>;
 using CommitPtr = std::unique_ptr<git_commit, CFree<git_commit_free>>;

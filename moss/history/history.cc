@@ -2,19 +2,13 @@
 
 #include <algorithm>
 
+#include "moss/base/c_free.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 
 namespace onix::moss::history {
 namespace {
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
 using TreeBuilderPtr = std::unique_ptr<git_treebuilder, CFree<git_treebuilder_free>>;
 using CommitPtr = std::unique_ptr<git_commit, CFree<git_commit_free>>;
 using TreePtr = std::unique_ptr<git_tree, CFree<git_tree_free>>;

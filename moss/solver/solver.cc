@@ -31,6 +31,7 @@ extern "C" {
 #include <unordered_set>
 
 #include "absl/strings/ascii.h"
+#include "moss/base/c_free.h"
 #include "moss/base/check.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -38,13 +39,6 @@ extern "C" {
 namespace onix::moss::solver {
 namespace {
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
 using PoolPtr = std::unique_ptr<::Pool, CFree<pool_free>>;
 using SolverPtr = std::unique_ptr<::Solver, CFree<solver_free>>;
 using TransactionPtr = std::unique_ptr<::Transaction, CFree<transaction_free>>;

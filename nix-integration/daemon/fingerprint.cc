@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "boost/filesystem.hpp"
+#include "moss/base/c_free.h"
 #include "moss/base/fs_at.h"
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
@@ -21,13 +22,6 @@ namespace {
 
 namespace bfs = boost::filesystem;
 
-template <auto Fn>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
 using DbPtr = std::unique_ptr<sqlite3, CFree<sqlite3_close_v2>>;
 using StmtPtr = std::unique_ptr<sqlite3_stmt, CFree<sqlite3_finalize>>;
 
