@@ -265,6 +265,12 @@ TEST_F(OnixCliTest, GcKeepsTheActiveAndDefaultBootStatesAndReportsEachPlane) {
   const std::string status = Status();
   EXPECT_NE(status.find("active fstx: " + first), std::string::npos) << status;
   EXPECT_NE(status.find("boot entry:  onix-" + first), std::string::npos) << status;
+  // Then the Nix plane, with the real Nix CLI on the root's own store.
+  CliRun both = Onix("--root " + root_->path() + " gc --keep 2");
+  ASSERT_EQ(both.exit_code, 0) << both.out;
+  EXPECT_NE(both.out.find("machine:     nothing to prune"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("nix:         0 store paths deleted"), std::string::npos) << both.out;
+
   CliRun bad = Onix("--root " + root_->path() + " gc --keep 0");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
 
