@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <set>
+#include <sstream>
 
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -34,17 +35,11 @@ absl::StatusOr<std::string> RunNix(const std::vector<std::string>& argv) {
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   const int status = ::pclose(p);
+  // Nix ends with its summary ("N store paths deleted, X MiB freed"): keep the last line.
   std::string last;
-  size_t end = out.size();
-  while (end > 0) {
-    size_t start = out.rfind('\n', end - 1);
-    start = start == std::string::npos ? 0 : start + 1;
-    if (end > start &&
-        out.substr(start, end - start).find_first_not_of(" \n") != std::string::npos) {
-      last = out.substr(start, end - start);
-      break;
-    }
-    end = start == 0 ? 0 : start - 1;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find_first_not_of(' ') != std::string::npos) last = line;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Internal(StrCat("'", cmd, "' failed: ", last.empty() ? "no output" : last));
