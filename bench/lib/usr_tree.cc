@@ -101,6 +101,40 @@ std::string Binary(Rng& rng, size_t size) {
   return out;
 }
 
+// How one package's files are drawn: the chance (per mille) of a versioned shared library and
+// of a binary/module, and the size ranges. The two generators differ only in these numbers.
+struct FileMix {
+  uint64_t library_below, binary_below;
+  uint64_t library_min, library_max, binary_min, binary_max, text_max;
+};
+constexpr FileMix kTreeMix{6, 350, 256 << 10, 4 << 20, 8 << 10, 48 << 10, 8 << 10};
+constexpr FileMix kPackageSetMix{3, 283, 256 << 10, 2 << 20, 4 << 10, 32 << 10, 6 << 10};
+
+// Writes file `i` of package `name` through either generator's writer.
+template <typename W>
+absl::Status WritePackageFile(const FileMix& mix, Rng& rng, const std::string& name, int i, W& w) {
+  const uint64_t pick = rng.Next() % 1000;
+  if (pick < mix.library_below) {
+    const std::string so = StrCat("lib/lib", name, "_", i, ".so");
+    ONIX_RETURN_IF_ERROR(
+        w.File(so + ".1.2.3", Binary(rng, rng.Uniform(mix.library_min, mix.library_max)), 0755));
+    ONIX_RETURN_IF_ERROR(w.Link(StrCat("lib", name, "_", i, ".so.1.2.3"), so + ".1"));
+    return w.Link(StrCat("lib", name, "_", i, ".so.1"), so);
+  }
+  if (pick < mix.binary_below) {
+    const bool bin = rng.Next() % 3 == 0;
+    const std::string path = bin ? StrCat(rng.Next() % 5 == 0 ? "sbin/" : "bin/", name, "-", i)
+                                 : StrCat("lib/", name, "/module", i, ".so");
+    return w.File(path, Binary(rng, rng.Uniform(mix.binary_min, mix.binary_max)), 0755);
+  }
+  const uint64_t where = rng.Next() % 4;
+  const std::string path = where == 0   ? StrCat("include/", name, "/h", i, ".h")
+                           : where == 1 ? StrCat("share/doc/", name, "/README", i)
+                           : where == 2 ? StrCat("share/man/man1/", name, "-", i, ".1")
+                                        : StrCat("share/", name, "/data/d", i, ".txt");
+  return w.File(path, Text(rng, rng.Uniform(200, mix.text_max)), 0644);
+}
+
 class Writer {
  public:
   Writer(int root, UsrTreeStats& stats) : root_(root), stats_(stats) {}
@@ -155,26 +189,7 @@ absl::StatusOr<UsrTreeStats> GenerateUsrTree(int dirfd, const UsrTreeSpec& spec)
                       data = StrCat("share/", name, "/data"), mod = StrCat("lib/", name);
     for (const auto& d : {inc, doc, data, mod}) ONIX_RETURN_IF_ERROR(w.Dir(d));
     for (int i = 0; i < nfiles && stats.bytes < spec.total_bytes; ++i) {
-      const uint64_t pick = rng.Next() % 1000;
-      if (pick < 6) {
-        const std::string so = StrCat("lib/lib", name, "_", i, ".so");
-        ONIX_RETURN_IF_ERROR(
-            w.File(so + ".1.2.3", Binary(rng, rng.Uniform(256 << 10, 4 << 20)), 0755));
-        ONIX_RETURN_IF_ERROR(w.Link(StrCat("lib", name, "_", i, ".so.1.2.3"), so + ".1"));
-        ONIX_RETURN_IF_ERROR(w.Link(StrCat("lib", name, "_", i, ".so.1"), so));
-      } else if (pick < 350) {
-        const bool bin = rng.Next() % 3 == 0;
-        const std::string path = bin ? StrCat(rng.Next() % 5 == 0 ? "sbin/" : "bin/", name, "-", i)
-                                     : StrCat(mod, "/module", i, ".so");
-        ONIX_RETURN_IF_ERROR(w.File(path, Binary(rng, rng.Uniform(8 << 10, 48 << 10)), 0755));
-      } else {
-        const uint64_t where = rng.Next() % 4;
-        const std::string path = where == 0   ? StrCat(inc, "/h", i, ".h")
-                                 : where == 1 ? StrCat(doc, "/README", i)
-                                 : where == 2 ? StrCat("share/man/man1/", name, "-", i, ".1")
-                                              : StrCat(data, "/d", i, ".txt");
-        ONIX_RETURN_IF_ERROR(w.File(path, Text(rng, rng.Uniform(200, 8 << 10)), 0644));
-      }
+      ONIX_RETURN_IF_ERROR(WritePackageFile(kTreeMix, rng, name, i, w));
     }
     if (rng.Next() % 2 == 0) {
       ONIX_RETURN_IF_ERROR(w.File(StrCat("share/licenses/", name), licence, 0644));
@@ -249,30 +264,9 @@ absl::Status WritePackage(const PackageSetSpec& spec, int index, bool changed,
   Rng rng(spec.seed * 0x100000001b3ull + static_cast<uint64_t>(index) * 2 + (changed ? 1 : 0));
   rng.Next();
   const std::string name = PackageName(index);
-  const std::string inc = StrCat("include/", name), doc = StrCat("share/doc/", name),
-                    data = StrCat("share/", name, "/data"), mod = StrCat("lib/", name);
   const int nfiles = static_cast<int>(rng.Uniform(10, 56));
   for (int i = 0; i < nfiles; ++i) {
-    const uint64_t pick = rng.Next() % 1000;
-    if (pick < 3) {
-      const std::string so = StrCat("lib/lib", name, "_", i, ".so");
-      ONIX_RETURN_IF_ERROR(
-          w.File(so + ".1.2.3", Binary(rng, rng.Uniform(256 << 10, 2 << 20)), 0755));
-      ONIX_RETURN_IF_ERROR(w.Link(StrCat("lib", name, "_", i, ".so.1.2.3"), so + ".1"));
-      ONIX_RETURN_IF_ERROR(w.Link(StrCat("lib", name, "_", i, ".so.1"), so));
-    } else if (pick < 283) {
-      const bool bin = rng.Next() % 3 == 0;
-      const std::string path = bin ? StrCat(rng.Next() % 5 == 0 ? "sbin/" : "bin/", name, "-", i)
-                                   : StrCat(mod, "/module", i, ".so");
-      ONIX_RETURN_IF_ERROR(w.File(path, Binary(rng, rng.Uniform(4 << 10, 32 << 10)), 0755));
-    } else {
-      const uint64_t where = rng.Next() % 4;
-      const std::string path = where == 0   ? StrCat(inc, "/h", i, ".h")
-                               : where == 1 ? StrCat(doc, "/README", i)
-                               : where == 2 ? StrCat("share/man/man1/", name, "-", i, ".1")
-                                            : StrCat(data, "/d", i, ".txt");
-      ONIX_RETURN_IF_ERROR(w.File(path, Text(rng, rng.Uniform(200, 6 << 10)), 0644));
-    }
+    ONIX_RETURN_IF_ERROR(WritePackageFile(kPackageSetMix, rng, name, i, w));
   }
   // The licence and the link do not depend on `changed`: decided from the package number.
   Rng fixed(spec.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(index));
