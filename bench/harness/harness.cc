@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "moss/base/fd.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 
@@ -155,28 +157,84 @@ double TimeIt(const std::function<void()>& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+namespace {
+
+// The rss_wrap helper (a data dependency of this library): beside a test in its runfiles, in a
+// binary's runfiles tree, or next to it in bazel-bin (every benchmark is bench/<name>/<name>).
+absl::StatusOr<std::string> RssWrapPath() {
+  static const std::string found = [] {
+    std::vector<std::string> candidates;
+    for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+      if (const char* d = std::getenv(env)) {
+        candidates.push_back(StrCat(d, "/onix/bench/harness/rss_wrap"));
+      }
+    }
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n > 0) {
+      const std::string self(buf, static_cast<size_t>(n));
+      candidates.push_back(StrCat(self, ".runfiles/onix/bench/harness/rss_wrap"));
+      const size_t slash = self.rfind('/');
+      candidates.push_back(StrCat(self.substr(0, slash), "/../harness/rss_wrap"));
+    }
+    for (const auto& c : candidates) {
+      if (::access(c.c_str(), X_OK) == 0) return c;
+    }
+    return std::string();
+  }();
+  if (found.empty()) {
+    return FailedPrecondition("no bench/harness/rss_wrap beside this binary or in its runfiles");
+  }
+  return found;
+}
+
+}  // namespace
+
 absl::StatusOr<ChildRun> RunChild(const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += StrCat(cmd.empty() ? "" : " ", a);
+  ONIX_ASSIGN_OR_RETURN(const std::string wrap, RssWrapPath());
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    const int err = errno;
+    return ErrnoError(err, "pipe2");
+  }
+  UniqueFd rd(p[0]), wr(p[1]);
+  // Spawned through rss_wrap, whose fork starts from its own small address space: the peak
+  // RSS is the command's, not ours (see rss_wrap.c).
+  std::vector<std::string> full = {wrap, std::to_string(wr.get())};
+  full.insert(full.end(), argv.begin(), argv.end());
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : full) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  // dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29).
+  ::posix_spawn_file_actions_adddup2(&actions, wr.get(), wr.get());
   pid_t pid;
-  if (int rc = ::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ); rc != 0) {
-    return ErrnoError(rc, StrCat("starting ", argv[0]));
+  const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return ErrnoError(rc, StrCat("starting ", cmd));
+  wr.reset();
+  std::string report;
+  char buf[128];
+  for (;;) {
+    const ssize_t n = ::read(rd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    report.append(buf, static_cast<size_t>(n));
   }
   int status = 0;
-  struct rusage usage {};
-  if (::wait4(pid, &status, 0, &usage) < 0) {
+  while (::waitpid(pid, &status, 0) < 0) {
     const int err = errno;
-    return ErrnoError(err, StrCat("waiting for ", argv[0]));
+    if (err != EINTR) return ErrnoError(err, StrCat("waiting for ", cmd));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Internal(StrCat("'", cmd, "' failed with status ", status));
   }
   ChildRun run;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.max_rss_kib = usage.ru_maxrss;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += StrCat(cmd.empty() ? "" : " ", a);
-    return Internal(StrCat("'", cmd, "' failed with status ", status));
+  if (std::sscanf(report.c_str(), "%ld %lf", &run.max_rss_kib, &run.seconds) != 2) {
+    return Internal(StrCat("running '", cmd, "': no report from rss_wrap"));
   }
   return run;
 }

@@ -55,6 +55,23 @@ TEST(RunChild, ReportsFailureAndPeakRss) {
   EXPECT_GT(big->max_rss_kib, 40000) << "a 50 MB read shows in the child's peak RSS";
 }
 
+TEST(RunChild, PeakRssIsTheChildsNotTheSpawningProcesss) {
+  // 300 MiB touched here must not show in a small child's figure (through posix_spawn straight
+  // from this process it would: exec records the vforked parent's peak as the child's).
+  std::string ballast(300u << 20, 'x');
+  auto small = RunChild({"true"});
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_LT(small->max_rss_kib, 32 * 1024) << "ballast of " << ballast.size() << " bytes leaked in";
+  EXPECT_GT(small->seconds, 0);
+}
+
+TEST(RunChild, NamesTheCommandThatCannotStart) {
+  auto r = RunChild({"/nonexistent/command", "x"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("/nonexistent/command x"), std::string::npos)
+      << r.status();
+}
+
 TEST(AppendResults, WritesExactlyTheIssueKeys) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/results.json";
   Figure f{"switch", 2.5, "ms", "none", 0, 0, "< 10 ms", true, 5, 2, 3};

@@ -13,8 +13,6 @@
 //
 //   moss_bench --out results.json --workdir DIR [--quick] [--runs N] [--moss PATH]
 #include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,13 +205,9 @@ std::string Label(const Size& s, const std::string& what) {
 }
 
 // Runs `argv` with stdout and stderr sent to `log` (the CLI prints plans and progress) and
-// returns its peak RSS in MiB. A child's ru_maxrss starts from the RSS of the process that
-// forked it (the high-water mark of the copied or shared address space survives exec), so
-// through RunChild it would report this benchmark's own size. We therefore re-run ourselves
-// as a small helper (--rss-child) that forks the command from its fresh address space and
-// writes the command's ru_maxrss to a file.
-absl::StatusOr<double> PeakRssMiB(const std::vector<std::string>& argv, const std::string& log,
-                                  const std::string& rss_file) {
+// returns its peak RSS in MiB (RunChild measures it through bench/harness/rss_wrap, so it is
+// the command's own, not this benchmark's).
+absl::StatusOr<double> PeakRssMiB(const std::vector<std::string>& argv, const std::string& log) {
   std::fflush(stdout);
   std::fflush(stderr);
   UniqueFd saved_out(::dup(1)), saved_err(::dup(2));
@@ -222,19 +216,13 @@ absl::StatusOr<double> PeakRssMiB(const std::vector<std::string>& argv, const st
     const int err = errno;
     return ErrnoError(err, StrCat("redirecting output to ", log));
   }
-  std::vector<std::string> helper = {"/proc/self/exe", "--rss-child", rss_file};
-  helper.insert(helper.end(), argv.begin(), argv.end());
   ::dup2(sink.get(), 1);
   ::dup2(sink.get(), 2);
-  absl::StatusOr<ChildRun> r = RunChild(helper);
+  absl::StatusOr<ChildRun> r = RunChild(argv);
   ::dup2(saved_out.get(), 1);
   ::dup2(saved_err.get(), 2);
   if (!r.ok()) return Annotate(r.status(), StrCat("see ", log));
-  ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDir(std::filesystem::path(rss_file).parent_path()));
-  ONIX_ASSIGN_OR_RETURN(
-      std::string kib,
-      fs::ReadFileAt(dir.get(), std::filesystem::path(rss_file).filename().string()));
-  return std::strtod(kib.c_str(), nullptr) / 1024.0;
+  return static_cast<double>(r->max_rss_kib) / 1024.0;
 }
 
 Figure FromSamples(const std::string& name, const std::string& unit, double max_value,
@@ -279,7 +267,7 @@ absl::Status CliFigures(const Size& s, const Args& a, std::vector<Figure>& figs)
     cmds.push_back({"index", {a.moss, "index", s.data.update_repo}});
     for (const auto& [what, argv] : cmds) {
       ONIX_RETURN_IF_ERROR(WarmTree(s.data.repo));
-      ONIX_ASSIGN_OR_RETURN(double mib, PeakRssMiB(argv, log, StrCat(s.data.dir, "/rss")));
+      ONIX_ASSIGN_OR_RETURN(double mib, PeakRssMiB(argv, log));
       if (round == 0) {
         order.push_back(what);
         continue;  // warm-up
@@ -470,28 +458,7 @@ absl::Status Run(Args a, const std::string& self) {
 }  // namespace
 }  // namespace onix::bench
 
-// --rss-child FILE ARGV...: runs ARGV from this (small, freshly exec'd) process and writes its
-// ru_maxrss in KiB to FILE; exits with its status.
-static int RssChild(int argc, char** argv) {
-  if (argc < 4) return 2;
-  const pid_t pid = ::fork();
-  if (pid < 0) return 125;
-  if (pid == 0) {
-    ::execvp(argv[3], argv + 3);
-    ::_exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  if (::wait4(pid, &status, 0, &ru) < 0) return 125;
-  if (FILE* f = std::fopen(argv[2], "w")) {
-    std::fprintf(f, "%ld\n", ru.ru_maxrss);
-    std::fclose(f);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
-}
-
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "--rss-child") return RssChild(argc, argv);
   onix::bench::Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
