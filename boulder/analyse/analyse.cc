@@ -163,8 +163,9 @@ absl::StatusOr<std::map<std::string, FileFacts>> AnalyseInstallRoot(const std::s
     for (const std::string& n : elf.needed) {
       f.depends.push_back(Dep(DepKind::kSoname, StrCat(n, "(", elf.machine, ")")));
     }
-    if (!elf.soname.empty() && IsLibDir(path)) {
-      f.provides.push_back(Dep(DepKind::kSoname, StrCat(elf.soname, "(", elf.machine, ")")));
+    if (!elf.soname.empty()) {
+      Dependency so = Dep(DepKind::kSoname, StrCat(elf.soname, "(", elf.machine, ")"));
+      (IsLibDir(path) ? f.provides : f.private_provides).push_back(std::move(so));
     }
     if (options.split_debug && elf.has_debug_info) {
       ONIX_RETURN_IF_ERROR(SplitDebug(install_root, path, elf));
@@ -183,7 +184,8 @@ absl::StatusOr<std::map<std::string, FileFacts>> AnalyseInstallRoot(const std::s
     f.depends.erase(std::unique(f.depends.begin(), f.depends.end()), f.depends.end());
   }
   std::erase_if(facts, [](const auto& kv) {
-    return kv.second.provides.empty() && kv.second.depends.empty();
+    return kv.second.provides.empty() && kv.second.depends.empty() &&
+           kv.second.private_provides.empty();
   });
   return facts;
 }

@@ -15,6 +15,11 @@ namespace onix::boulder {
 struct FileFacts {
   std::vector<stone::Dependency> provides;
   std::vector<stone::Dependency> depends;
+  // The soname of a library outside the public library directories (/usr/lib, ...): it
+  // satisfies its own package's dependencies but is never offered to other packages, so a
+  // private runtime (onix-tools' glibc under /usr/lib/onix/runtime) cannot stand in for a
+  // public library of the same soname (musl's libzstd.so.1).
+  std::vector<stone::Dependency> private_provides;
 };
 
 struct AnalyseOptions {

@@ -1,5 +1,6 @@
 #include "boulder/analyse/analyse.h"
 
+#include <cstdio>
 #include <string>
 
 #include "boulder/analyse/elf.h"
@@ -107,6 +108,22 @@ TEST_F(AnalyseTest, GlibcToolchainAcceptsGlibcBinaries) {
   auto facts = AnalyseInstallRoot(root_, o);
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_TRUE(Has((*facts)["/usr/bin/answer"].depends, "soname(libc.so.6(x86_64))"));
+}
+
+TEST_F(AnalyseTest, LibraryOutsideTheLibDirsProvidesItsSonameOnlyPrivately) {
+  Compile("gcc");
+  ASSERT_TRUE(MakeDirs(root_ + "/usr/lib/onix/runtime").ok());
+  ASSERT_EQ(::rename((root_ + "/usr/lib/libanswer.so.2").c_str(),
+                     (root_ + "/usr/lib/onix/runtime/libanswer.so.2").c_str()),
+            0);
+  AnalyseOptions o;
+  o.toolchain = "glibc";
+  auto facts = AnalyseInstallRoot(root_, o);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  const FileFacts& lib = (*facts)["/usr/lib/onix/runtime/libanswer.so.2"];
+  EXPECT_FALSE(Has(lib.provides, "soname(libanswer.so.2(x86_64))"));
+  EXPECT_TRUE(Has(lib.private_provides, "soname(libanswer.so.2(x86_64))"));
+  EXPECT_TRUE(Has((*facts)["/usr/bin/answer"].depends, "soname(libanswer.so.2(x86_64))"));
 }
 
 TEST(ParseElf, TruncatedOrForeignInputIsAnErrorNotACrash) {

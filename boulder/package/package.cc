@@ -269,13 +269,16 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     meta.homepage = recipe.homepage;
     meta.licenses = recipe.licenses;
     meta.source_id = recipe.name;
-    std::set<Dependency> provides, depends;
+    std::set<Dependency> provides, depends, private_provides;
     for (const std::string& f : plan.files) {
       auto it = req.facts.find(f);
       if (it == req.facts.end()) continue;
       provides.insert(it->second.provides.begin(), it->second.provides.end());
       depends.insert(it->second.depends.begin(), it->second.depends.end());
+      private_provides.insert(it->second.private_provides.begin(),
+                              it->second.private_provides.end());
     }
+    for (const Dependency& p : private_provides) depends.erase(p);
     for (const std::string& d : plan.spec.provides) {
       auto dep = Dependency::Parse(d);
       if (!dep.ok()) {
