@@ -33,6 +33,7 @@ absl::StatusOr<RepoConfig> Parse(const std::string& path, const std::string& tex
     c.priority = j.value("priority", 0);
     c.enabled = j.value("enabled", true);
     c.public_key = j.value("public_key", std::string());
+    c.ca_file = j.value("ca_file", std::string());
     ONIX_RETURN_IF_ERROR_CTX(ValidateConfig(c), StrCat("reading ", path));
     return c;
   } catch (const nlohmann::json::exception& e) {
@@ -47,6 +48,7 @@ absl::Status Write(const std::string& root, const RepoConfig& c) {
                       {"priority", c.priority},
                       {"enabled", c.enabled},
                       {"public_key", c.public_key}};
+  if (!c.ca_file.empty()) j["ca_file"] = c.ca_file;
   const std::string dir = ReposDir(root);
   ONIX_RETURN_IF_ERROR(MkdirAll(dir));
   ONIX_ASSIGN_OR_RETURN(UniqueFd dfd, fs::OpenDir(dir));
@@ -73,6 +75,10 @@ absl::Status ValidateConfig(const RepoConfig& c) {
   if (!c.public_key.empty()) {
     auto key = PublicKey::FromHex(c.public_key);
     if (!key.ok()) return Annotate(key.status(), StrCat("repository '", c.name, "'"));
+  }
+  if (!c.ca_file.empty() && c.ca_file[0] != '/') {
+    return InvalidArgument(
+        StrCat("repository '", c.name, "': ca file '", c.ca_file, "' must be an absolute path"));
   }
   return absl::OkStatus();
 }

@@ -16,6 +16,9 @@ struct RepoConfig {
   int priority = 0;  // higher wins over a newer version in a lower priority repository
   bool enabled = true;
   std::string public_key;  // 64 hex chars; when set the index must carry a valid signature
+  // Absolute path of a PEM CA bundle trusted for this repository's https:// server in addition
+  // to the system's (a private mirror with its own CA). Empty: system CAs only.
+  std::string ca_file;
 };
 
 // ROOT/.moss/repos.d, ROOT/.moss/cache.

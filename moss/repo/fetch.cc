@@ -178,16 +178,41 @@ absl::Status FetchHttp(const FetchJob& job, const FetchOptions& options, int fd,
     } else {
       net::ssl::context ctx(net::ssl::context::tls_client);
       ctx.set_default_verify_paths(ec);
-      if (!options.ca_file.empty()) {
-        ctx.load_verify_file(options.ca_file, ec);
-        if (ec) return NetError(url, StrCat("loading ca file ", options.ca_file), ec);
+      for (const std::string* ca : {&options.ca_file, &job.ca_file}) {
+        if (ca->empty()) continue;
+        ctx.load_verify_file(*ca, ec);
+        if (ec) {
+          return InvalidArgument(StrCat("fetching ", url, ": loading ca file ", *ca, ": ",
+                                        ec.message(), " (expected a PEM certificate bundle)"));
+        }
       }
       ctx.set_verify_mode(net::ssl::verify_peer);
       beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
       if (!SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str())) {
         return absl::UnavailableError(StrCat("fetching ", url, ": setting tls server name"));
       }
-      stream.set_verify_callback(net::ssl::host_name_verification(u.host));
+      // OpenSSL only says "certificate verify failed"; we keep the reason so the user learns
+      // whether the CA is unknown (trust it with the repository's --ca-file) or the
+      // certificate belongs to another host.
+      std::string refused;
+      stream.set_verify_callback([&refused, check = net::ssl::host_name_verification(u.host),
+                                  host = u.host](bool preverified,
+                                                 net::ssl::verify_context& vctx) {
+        X509_STORE_CTX* sctx = vctx.native_handle();
+        if (!preverified) {
+          if (refused.empty()) {
+            refused = StrCat("the server's certificate is not trusted: ",
+                             X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)),
+                             " (trust its CA with `moss repo add --ca-file` or SSL_CERT_FILE)");
+          }
+          return false;
+        }
+        if (!check(preverified, vctx)) {
+          refused = StrCat("the server's certificate is not valid for host '", host, "'");
+          return false;
+        }
+        return true;
+      });
       beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
       tcp.expires_after(options.timeout);
       if (auto e = Await(ioc, [&](auto h) { tcp.async_connect(endpoints, h); })) {
@@ -196,6 +221,10 @@ absl::Status FetchHttp(const FetchJob& job, const FetchOptions& options, int fd,
       tcp.expires_after(options.timeout);
       if (auto e = Await(
               ioc, [&](auto h) { stream.async_handshake(net::ssl::stream_base::client, h); })) {
+        if (!refused.empty()) {
+          return absl::PermissionDeniedError(
+              StrCat("fetching ", url, ": tls handshake: ", refused));
+        }
         return NetError(url, "tls handshake", e);
       }
       st = Exchange(ioc, stream, tcp, url, u, options, fd, offset, job, progress, &resp);

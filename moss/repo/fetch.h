@@ -23,6 +23,7 @@ struct FetchJob {
   std::optional<Digest> digest;  // when set the file is refused (DataLoss) unless it matches
   uint64_t size = 0;             // expected size when known (progress, sanity bound)
   std::string label;             // for progress output; defaults to the url
+  std::string ca_file;           // extra CA bundle for this job's https server (its repository's)
 };
 
 struct FetchOptions {
@@ -30,7 +31,8 @@ struct FetchOptions {
   // a server that stalls this long fails the download (Unavailable).
   std::chrono::milliseconds timeout{30000};
   int max_redirects = 5;
-  // Extra CA bundle for https (tests, private mirrors); system paths are always used.
+  // Extra CA bundle for https (tests, private mirrors); system paths (which honour OpenSSL's
+  // SSL_CERT_FILE and SSL_CERT_DIR) are always used.
   std::string ca_file;
 };
 
@@ -65,7 +67,8 @@ class Progress {
 // failed and `job.dest` is untouched. A failed http download keeps "<dest>.part" so the next
 // call resumes it with a Range request; a digest mismatch deletes it. Errors name the url:
 // Unavailable for network failures and timeouts, NotFound for 404/missing files, DataLoss for
-// digest or size mismatches.
+// digest or size mismatches, PermissionDenied when an https server's certificate is not trusted
+// or does not name the host (the message says which).
 absl::Status Fetch(const FetchJob& job, const FetchOptions& options = {},
                    Progress* progress = nullptr);
 

@@ -51,12 +51,12 @@ absl::Status UpdateRepo(const std::string& root, const RepoConfig& config,
   for (const auto& p : {new_index, new_sig}) ONIX_RETURN_IF_ERROR(RemoveIfExists(p + ".part"));
 
   ONIX_RETURN_IF_ERROR_CTX(Fetch({StrCat(config.uri, "/", kIndexFile), new_index, std::nullopt, 0,
-                                  StrCat(config.name, "/", kIndexFile)},
+                                  StrCat(config.name, "/", kIndexFile), config.ca_file},
                                  options, progress),
                            ctx);
   bool have_sig = false;
   if (absl::Status st = Fetch({StrCat(config.uri, "/", kSignatureFile), new_sig, std::nullopt, 0,
-                               StrCat(config.name, "/", kSignatureFile)},
+                               StrCat(config.name, "/", kSignatureFile), config.ca_file},
                               options, nullptr);
       st.ok()) {
     have_sig = true;
@@ -152,7 +152,7 @@ absl::StatusOr<std::vector<std::string>> FetchStones(const std::string& root,
                                        "' is no longer configured"));
     }
     jobs.push_back({StrCat(repo->uri, "/", ref.file_name), dest, ref.stone_digest, ref.stone_size,
-                    ref.file_name});
+                    ref.file_name, repo->ca_file});
   }
   ONIX_RETURN_IF_ERROR(FetchAll(jobs, parallel, options, progress));
   return paths;

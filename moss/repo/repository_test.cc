@@ -100,7 +100,7 @@ TEST(Repository, HttpRepositoryInstallsVerifiedStones) {
   ASSERT_TRUE(BuildIndex(fx.repo_dir.path()).ok());
   auto server = TestHttpServer::Start(fx.repo_dir.path());
   ASSERT_TRUE(server.ok());
-  RepoConfig c{"main", (*server)->url(), 0, true, ""};
+  RepoConfig c{"main", (*server)->url(), 0, true, "", ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), c).ok());
   ASSERT_TRUE(UpdateRepo(fx.root.path(), c).ok());
   solver::Plan plan = InstallPlan(fx.root.path(), "app");
@@ -131,7 +131,7 @@ TEST(Repository, TamperedStoneIsRefusedAndNotCached) {
   ASSERT_TRUE(BuildIndex(fx.repo_dir.path()).ok());
   auto server = TestHttpServer::Start(fx.repo_dir.path());
   ASSERT_TRUE(server.ok());
-  RepoConfig c{"main", (*server)->url(), 0, true, ""};
+  RepoConfig c{"main", (*server)->url(), 0, true, "", ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), c).ok());
   ASSERT_TRUE(UpdateRepo(fx.root.path(), c).ok());
   Corrupt(fx.repo_dir.path() + "/lib-2.0.stone");
@@ -152,7 +152,7 @@ TEST(Repository, UnsignedIndexIsRefusedWhenAKeyIsConfigured) {
   ASSERT_TRUE(server.ok());
   auto key = GenerateKey();
   ASSERT_TRUE(key.ok());
-  RepoConfig c{"main", (*server)->url(), 0, true, key->public_key.Hex()};
+  RepoConfig c{"main", (*server)->url(), 0, true, key->public_key.Hex(), ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), c).ok());
   absl::Status st = UpdateRepo(fx.root.path(), c);
   EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
@@ -169,9 +169,9 @@ TEST(Repository, SignedIndexVerifiesAndWrongKeyIsRefused) {
   ASSERT_TRUE(BuildIndex(fx.repo_dir.path(), {.sign_key = &*key}).ok());
   auto server = TestHttpServer::Start(fx.repo_dir.path());
   ASSERT_TRUE(server.ok());
-  RepoConfig wrong{"wrong", (*server)->url(), 0, true, other->public_key.Hex()};
+  RepoConfig wrong{"wrong", (*server)->url(), 0, true, other->public_key.Hex(), ""};
   EXPECT_EQ(UpdateRepo(fx.root.path(), wrong).code(), absl::StatusCode::kPermissionDenied);
-  RepoConfig right{"right", (*server)->url(), 0, true, key->public_key.Hex()};
+  RepoConfig right{"right", (*server)->url(), 0, true, key->public_key.Hex(), ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), right).ok());
   absl::Status st = UpdateRepo(fx.root.path(), right);
   EXPECT_TRUE(st.ok()) << st;
@@ -185,7 +185,7 @@ TEST(Repository, SignedIndexVerifiesAndWrongKeyIsRefused) {
 TEST(Repository, FileRepositoryWorksWithoutServer) {
   Fixture fx = MakeRepo();
   ASSERT_TRUE(BuildIndex(fx.repo_dir.path()).ok());
-  RepoConfig c{"local", "file://" + fx.repo_dir.path(), 0, true, ""};
+  RepoConfig c{"local", "file://" + fx.repo_dir.path(), 0, true, "", ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), c).ok());
   ASSERT_TRUE(UpdateRepo(fx.root.path(), c).ok());
   solver::Plan plan = InstallPlan(fx.root.path(), "app");
@@ -197,7 +197,7 @@ TEST(Repository, FileRepositoryWorksWithoutServer) {
 TEST(Repository, SolvCacheIsRebuiltWhenCorrupt) {
   Fixture fx = MakeRepo();
   ASSERT_TRUE(BuildIndex(fx.repo_dir.path()).ok());
-  RepoConfig c{"local", "file://" + fx.repo_dir.path(), 0, true, ""};
+  RepoConfig c{"local", "file://" + fx.repo_dir.path(), 0, true, "", ""};
   ASSERT_TRUE(AddRepo(fx.root.path(), c).ok());
   ASSERT_TRUE(UpdateRepo(fx.root.path(), c).ok());
   const std::string solv = RepoCacheDir(fx.root.path(), "local") + "/index.solv";
@@ -212,7 +212,7 @@ TEST(Fetch, FollowsRedirects) {
   const std::string dest = fx.root.path() + "/app.stone";
   auto want = Sha256Path(fx.repo_dir.path() + "/app-1.0.stone");
   ASSERT_TRUE(want.ok());
-  absl::Status st = Fetch({(*server)->url() + "/redirect/app-1.0.stone", dest, *want, 0, "app"});
+  absl::Status st = Fetch({(*server)->url() + "/redirect/app-1.0.stone", dest, *want, 0, "app", ""});
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(*Sha256Path(dest), *want);
 }
@@ -231,7 +231,7 @@ TEST(Fetch, ResumesAPartialDownloadWithRange) {
               static_cast<ssize_t>(bytes->size() / 2));
   }
   absl::Status st =
-      Fetch({(*server)->url() + "/app-1.0.stone", dest, Sha256Of(*bytes), bytes->size(), "app"});
+      Fetch({(*server)->url() + "/app-1.0.stone", dest, Sha256Of(*bytes), bytes->size(), "app", ""});
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ((*server)->range_requests(), 1);
   EXPECT_EQ(*ReadPath(dest), *bytes);
@@ -242,7 +242,7 @@ TEST(Fetch, MissingFileIsNotFoundAndLeavesNothing) {
   auto server = TestHttpServer::Start(fx.repo_dir.path());
   ASSERT_TRUE(server.ok());
   const std::string dest = fx.root.path() + "/x";
-  EXPECT_EQ(Fetch({(*server)->url() + "/nope.stone", dest, std::nullopt, 0, ""}).code(),
+  EXPECT_EQ(Fetch({(*server)->url() + "/nope.stone", dest, std::nullopt, 0, "", ""}).code(),
             absl::StatusCode::kNotFound);
   struct stat sb;
   EXPECT_NE(::stat((dest + ".part").c_str(), &sb), 0);
@@ -259,7 +259,7 @@ TEST(Fetch, StalledServerTimesOut) {
   FetchOptions options;
   options.timeout = std::chrono::milliseconds(200);
   absl::Status st = Fetch(
-      {"http://127.0.0.1:" + std::to_string(port) + "/x", root->path() + "/x", std::nullopt, 0, ""},
+      {"http://127.0.0.1:" + std::to_string(port) + "/x", root->path() + "/x", std::nullopt, 0, "", ""},
       options);
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
   EXPECT_NE(st.message().find("timed out"), std::string::npos) << st;

@@ -98,5 +98,76 @@ check "repo remove" "$moss" -D "$root" repo remove main
 out=$("$moss" -D "$root" repo add bad ftp://x 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q 'is not file' <<<"$out"; then ok "repo add refuses an unknown scheme with exit 2"; else notok "repo add refuses an unknown scheme with exit 2"; echo "rc=$rc $out"; fi
 
+# HTTPS with a CA and certificate made here, served by python's http.server wrapped in ssl on
+# 127.0.0.1: trusted through the repository's --ca-file or SSL_CERT_FILE; an unknown CA and a
+# certificate for another host are refused with their reason.
+"$moss" index "$srv" --sign "$work/k.key" >/dev/null 2>&1
+tls=$work/tls
+mkdir -p "$tls"
+(
+  cd "$tls" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -keyout ca.key -out ca.pem -subj /CN=onix-test-ca &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout srv.key -out srv.csr -subj /CN=localhost &&
+    printf 'subjectAltName=DNS:localhost\n' >san.ext &&
+    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile san.ext -out srv.pem
+) >"$work/openssl.log" 2>&1 || { notok "test CA and server certificate made"; cat "$work/openssl.log"; }
+cat >"$tls/serve.py" <<'PY'
+import functools, http.server, ssl, sys
+directory, cert, key = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print("port", server.server_address[1], flush=True)
+server.serve_forever()
+PY
+kill "$server_pid" 2>/dev/null
+python3 -u "$tls/serve.py" "$srv" "$tls/srv.pem" "$tls/srv.key" >"$work/https.log" 2>&1 &
+server_pid=$!
+tport=
+for _ in $(seq 50); do
+  tport=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$work/https.log" | head -1)
+  [ -n "$tport" ] && break
+  sleep 0.1
+done
+
+troot=$work/troot
+check "repo add https with --ca-file" "$moss" -D "$troot" repo add sec "https://localhost:$tport" --key "$work/k.pub" --ca-file "$tls/ca.pem"
+check "repo update over https trusts the repository's CA" "$moss" -D "$troot" repo update
+# On a terminal (a real pty from script(1)) downloads draw a bar per file and an overall bar.
+script -q -e -c "'$moss' -D '$troot' -y install curl" "$work/pty.out" >/dev/null 2>&1; rc=$?
+installed=$("$moss" -D "$troot" list installed 2>&1)
+if [ $rc -eq 0 ] && grep -q '^curl' <<<"$installed" && grep -q '^zlib' <<<"$installed"; then
+  ok "install over https fetches and installs the verified stones"; else notok "install over https fetches and installs the verified stones"; cat "$work/pty.out"; echo "$installed"; fi
+if grep -Eq '\[[#-]{20}\] curl-8\.0\.stone' "$work/pty.out" &&
+  grep -Eq '\[[#-]{20}\] zlib-1\.3\.stone' "$work/pty.out" &&
+  grep -Eq '\[#{20}\] total 2/2 files' "$work/pty.out" && grep -q $'\e\\[' "$work/pty.out"; then
+  ok "on a terminal each download has a bar and an overall bar is redrawn in place"
+else notok "on a terminal each download has a bar and an overall bar is redrawn in place"; cat -v "$work/pty.out"; fi
+
+uroot=$work/uroot
+"$moss" -D "$uroot" repo add bare "https://localhost:$tport" >/dev/null 2>&1
+out=$("$moss" -D "$uroot" repo update 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'certificate is not trusted' <<<"$out" && [ ! -e "$uroot/.moss/cache/repos/bare/stone.index" ]; then
+  ok "an https server with an unknown CA is refused and nothing is cached"; else notok "an https server with an unknown CA is refused and nothing is cached"; echo "rc=$rc $out"; fi
+check "SSL_CERT_FILE trusts the CA for repo update" env SSL_CERT_FILE="$tls/ca.pem" "$moss" -D "$uroot" repo update
+out=$(SSL_CERT_FILE=$tls/ca.pem "$moss" -D "$uroot" -y install zlib 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q '^fetching zlib-1.3.stone' <<<"$out" && grep -q '^fetched zlib' <<<"$out" &&
+  ! grep -q $'\e' <<<"$out" && ! grep -q 'total' <<<"$out"; then
+  ok "without a terminal downloads are plain lines"; else notok "without a terminal downloads are plain lines"; echo "rc=$rc $out" | cat -v; fi
+
+hroot=$work/hroot
+"$moss" -D "$hroot" repo add byip "https://127.0.0.1:$tport" --ca-file "$tls/ca.pem" >/dev/null 2>&1
+out=$("$moss" -D "$hroot" repo update 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "not valid for host '127.0.0.1'" <<<"$out"; then
+  ok "a certificate for another host name is refused"; else notok "a certificate for another host name is refused"; echo "rc=$rc $out"; fi
+out=$("$moss" -D "$hroot" repo add other "https://localhost:$tport" --ca-file "$work/no-such.pem" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'no-such.pem' <<<"$out" && [ ! -e "$hroot/.moss/repos.d/other.json" ]; then
+  ok "repo add --ca-file refuses a missing file with exit 2"; else notok "repo add --ca-file refuses a missing file with exit 2"; echo "rc=$rc $out"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

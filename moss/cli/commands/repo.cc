@@ -1,6 +1,7 @@
 // `moss repo add|list|remove|update|enable|disable`: the repositories of the root
 // (ROOT/.moss/repos.d) and their cached indexes (ROOT/.moss/cache/repos).
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct RepoRequest {
   std::string uri;
   int priority = 0;
   std::string key;
+  std::string ca_file;
   std::vector<std::string> names;
 };
 
@@ -41,6 +43,15 @@ absl::Status RunAdd(const GlobalOptions& g, const RepoRequest& req) {
     ONIX_ASSIGN_OR_RETURN(repo::PublicKey key, repo::ReadPublicKey(req.key));
     c.public_key = key.Hex();
   }
+  if (!req.ca_file.empty()) {
+    // Stored absolute and checked now, so a typo fails here rather than at the first download.
+    std::error_code ec;
+    const std::filesystem::path abs = std::filesystem::absolute(req.ca_file, ec);
+    if (ec || !std::filesystem::is_regular_file(abs, ec)) {
+      return InvalidArgument(StrCat("repo add --ca-file: '", req.ca_file, "' is not a file"));
+    }
+    c.ca_file = abs.string();
+  }
   ONIX_RETURN_IF_ERROR(repo::AddRepo(g.root, c));
   std::printf("added repository %s (%s, priority %d%s); run `moss repo update %s`\n",
               c.name.c_str(), c.uri.c_str(), c.priority, c.public_key.empty() ? "" : ", signed",
@@ -57,7 +68,8 @@ absl::Status RunList(const GlobalOptions& g) {
                    {"uri", c.uri},
                    {"priority", c.priority},
                    {"enabled", c.enabled},
-                   {"public_key", c.public_key}});
+                   {"public_key", c.public_key},
+                   {"ca_file", c.ca_file}});
     }
     std::printf("%s\n", j.dump(2).c_str());
     return absl::OkStatus();
@@ -113,6 +125,8 @@ void AddRepoCommand(CLI::App& app, Context& ctx) {
       ->required();
   add->add_option("--priority", req->priority, "Higher wins over newer versions elsewhere");
   add->add_option("--key", req->key, "Public key file or hex: the index must be signed by it");
+  add->add_option("--ca-file", req->ca_file,
+                  "PEM CA bundle trusted for this https repository (besides the system's)");
   add->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunAdd(ctx.global, *req); }; });
 
   CLI::App* list = cmd->add_subcommand("list", "List repositories");
