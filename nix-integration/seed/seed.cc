@@ -207,6 +207,8 @@ const std::vector<ManagedFile>& StoneOnlyFiles() {
        0644},
       {"onix-nix-integration.trigger", "usr/share/moss/triggers/sys.d/onix-nix-integration.trigger",
        "", 0644},
+      // busybox-init images: rc.sysinit runs it at boot (sync, then nix-daemon).
+      {"rc.d-30-nix", "usr/lib/onix/rc.d/30-nix", "", 0755},
   };
   return *files;
 }

@@ -26,8 +26,8 @@ struct ManagedFile {
 // usr/share/defaults/nix/; everything else in usr/share/onix/nix-integration/.
 const std::vector<ManagedFile>& ManagedFiles();
 
-// Files the stone ships straight into /usr that seeding does not copy: the boot-time unit and
-// the moss system trigger that run `onix-nix-integration sync --root /`.
+// Files the stone ships straight into /usr that seeding does not copy: the boot-time unit, the
+// busybox-init rc.d step and the moss system trigger that run `onix-nix-integration sync --root /`.
 const std::vector<ManagedFile>& StoneOnlyFiles();
 
 // Where the receipt of a seeding lives, relative to the root.
