@@ -509,7 +509,10 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   }
   CrashPoint("candidate-prepared");
 
-  const std::vector<std::string> changed = ChangedPaths(plan.files);
+  // Every new tree has a new identity, so ".fstx" is always among the changes: a trigger that
+  // stamps the state (branding's BUILD_ID in os-release) fires even when no file changed.
+  std::vector<std::string> changed = ChangedPaths(plan.files);
+  changed.push_back(".fstx");
   absl::Status triggered = RunTxTriggers(root, staging_usr.get(), changed, o);
   if (!triggered.ok()) {
     Abandon(root, number);
