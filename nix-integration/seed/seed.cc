@@ -4,8 +4,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -163,6 +165,32 @@ absl::Status EnsureRuntimeDirs(int root_fd, std::vector<std::string>* changed) {
   return absl::OkStatus();
 }
 
+// A seeded file that already holds the declared bytes can still carry the wrong mode or owner
+// (an installer or an admin's `cp` made it): a non-executable init script never starts the
+// daemon, and a nix.conf a user can write makes that user trusted. We converge both, as we do
+// the bytes. Files are root's when we run as root; an unprivileged seed (tests) leaves owners.
+absl::Status CorrectModeAndOwner(int root_fd, const ManagedFile& f,
+                                 std::vector<std::string>* changed) {
+  ONIX_ASSIGN_OR_RETURN(struct stat st, fs::StatAt(root_fd, f.target));
+  if ((st.st_mode & 07777) != f.mode) {
+    if (::fchmodat(root_fd, f.target.c_str(), f.mode, 0) != 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("chmod /", f.target));
+    }
+    char modes[32];
+    std::snprintf(modes, sizeof(modes), "%04o -> %04o", st.st_mode & 07777, f.mode);
+    changed->push_back(StrCat("/", f.target, " (mode ", modes, ")"));
+  }
+  if (::geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0)) {
+    if (::fchownat(root_fd, f.target.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW) != 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("chown /", f.target));
+    }
+    changed->push_back(StrCat("/", f.target, " (owner ", st.st_uid, ":", st.st_gid, " -> 0:0)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<DriftEntry>> DriftAt(int root_fd) {
   std::vector<DriftEntry> drift;
   for (const auto& f : ManagedFiles()) {
@@ -254,6 +282,7 @@ absl::StatusOr<SeedReport> Seed(const std::string& root) {
     if (!current) {
       write = true;
     } else if (*current == want) {
+      ONIX_RETURN_IF_ERROR(CorrectModeAndOwner(root_fd.get(), f, &report.changed));
       continue;
     } else if (last != receipt.files.end() && Sha256Of(*current).Hex() == last->second) {
       // Still the bytes we wrote, so the declared default moved on: converge to it.

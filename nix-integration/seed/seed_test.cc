@@ -1,7 +1,9 @@
 #include "nix-integration/seed/seed.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -106,6 +108,44 @@ TEST_F(SeedTest, SeedsUsersFilesAndRuntimeDirsKeepingOtherEntries) {
   EXPECT_EQ(
       stdfs::read_symlink(root_ + "/etc/systemd/system/sockets.target.wants/nix-daemon.socket"),
       "../nix-daemon.socket");
+}
+
+TEST_F(SeedTest, PreExistingSeededFilesGetTheirDeclaredModeAndOwner) {
+  // An installer left the right bytes with the wrong mode and owner.
+  Write(root_ + "/etc/init.d/nix-daemon", Read("nix-integration/data/nix-daemon.init"));
+  Write(root_ + "/etc/nix/nix.conf", Read("nix-integration/data/nix.conf"));
+  ASSERT_EQ(::chmod((root_ + "/etc/init.d/nix-daemon").c_str(), 0600), 0);
+  ASSERT_EQ(::chmod((root_ + "/etc/nix/nix.conf").c_str(), 0666), 0);
+  const bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    ASSERT_EQ(::chown((root_ + "/etc/nix/nix.conf").c_str(), 1000, 1000), 0);
+  }
+  auto report = Seed(root_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->drift.empty());
+  struct stat st;
+  ASSERT_EQ(::stat((root_ + "/etc/init.d/nix-daemon").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((root_ + "/etc/nix/nix.conf").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  if (as_root) {
+    EXPECT_EQ(st.st_uid, 0u);
+  }
+  const auto& changed = report->changed;
+  EXPECT_NE(std::find(changed.begin(), changed.end(), "/etc/init.d/nix-daemon (mode 0600 -> 0755)"),
+            changed.end());
+  EXPECT_NE(std::find(changed.begin(), changed.end(), "/etc/nix/nix.conf (mode 0666 -> 0644)"),
+            changed.end());
+  if (as_root) {
+    EXPECT_NE(std::find(changed.begin(), changed.end(), "/etc/nix/nix.conf (owner 1000:1000 -> 0:0)"),
+              changed.end());
+  }
+  // Pre-existing identical files are not claimed by the receipt, so unseed leaves them.
+  EXPECT_EQ(Read(root_ + "/var/lib/onix/nix-integration/receipt.json").find("etc/nix/nix.conf"),
+            std::string::npos);
+  auto again = Seed(root_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->changed.empty());
 }
 
 TEST_F(SeedTest, EditedNixConfIsKeptAndReportedAsOneDrift) {
