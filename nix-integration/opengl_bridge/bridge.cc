@@ -309,15 +309,22 @@ absl::StatusOr<BridgeStatus> Check(const std::string& root, const std::string& r
       }
     }
   }
-  if (status.broken > 0) {
-    status.state = BridgeStatus::State::kBroken;
-    return status;
-  }
-
   ONIX_ASSIGN_OR_RETURN(std::vector<Entry> src_entries, SourceEntries(root_fd.get()));
   ONIX_ASSIGN_OR_RETURN(std::string digest, SourceDigest(root_fd.get(), src_entries));
   std::set<std::string> src_set;
   for (const auto& e : src_entries) src_set.insert(e.rel);
+  // The source is what the bridge was built from, so an entry it lacks was removed from the
+  // run dir afterwards: a missing link is as broken as a dangling one (an app would not find
+  // that driver). With a changed source the difference is staleness instead.
+  if (digest == built_digest) {
+    for (const auto& rel : src_set) {
+      if (!run_set.contains(rel)) ++status.broken;
+    }
+  }
+  if (status.broken > 0) {
+    status.state = BridgeStatus::State::kBroken;
+    return status;
+  }
   if (digest != built_digest || src_set != run_set) {
     status.state = BridgeStatus::State::kStale;
     return status;

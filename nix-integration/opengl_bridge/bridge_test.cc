@@ -118,6 +118,16 @@ TEST_F(BridgeTest, BrokenLinkIsCounted) {
   EXPECT_EQ(Check("7-bbbb"), "broken: 3 links");
 }
 
+TEST_F(BridgeTest, LinkMissingFromTheRunDirIsReportedBroken) {
+  ASSERT_TRUE(Rebuild(root_, run_, "7-bbbb").ok());
+  stdfs::remove(run_ + "/lib/dri/swrast_dri.so");
+  EXPECT_EQ(Check("7-bbbb"), "broken: 1 links");
+  stdfs::remove(run_ + "/share/vulkan/icd.d/lvp_icd.x86_64.json");
+  EXPECT_EQ(Check("7-bbbb"), "broken: 2 links");
+  ASSERT_TRUE(Rebuild(root_, run_, "7-bbbb").ok());
+  EXPECT_EQ(Check("7-bbbb"), "coherent");
+}
+
 TEST_F(BridgeTest, LinkOutsideTheActiveTreeIsBroken) {
   ASSERT_TRUE(Rebuild(root_, run_, "7-bbbb").ok());
   stdfs::remove(run_ + "/lib/libEGL_mesa.so.0");
