@@ -199,6 +199,40 @@ t "sync re-points the bridge at the rolled-back state" sh -c "
 rm "$B/usr/lib/onix/mesa-bridge/lib/dri/swrast_dri.so"
 t "a broken link is reported" sh -c "'$BIN' status --root '$B' | grep -qx 'opengl:      broken: 1 links'"
 
+# The stones of the Nix plane (stones/nix, stones/onix-nix-integration), by the quarry's hand
+# build: the seam stone ships exactly what install-data installs (paths, bytes, modes), and
+# the borrowed nix runs from its private prefix in a root holding no other glibc.
+t "the onix-nix-integration recipe's copy of nix-integration/data is current" \
+  env ONIX_NIX_INTEGRATION="$BIN" nix-integration/stone_inline.sh --check
+tree_list() { (cd "$1" && find usr -printf '%y %m %p\n' | LC_ALL=C sort && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+same_as_install_data() {
+  tools/quarry prove onix-nix-integration || return 1
+  mkdir -p "$S/seamdata" && "$BIN" install-data --root "$S/seamdata" --data nix-integration/data || return 1
+  diff <(tree_list "$S/seamdata" | grep -v '^d ') <(tree_list build/quarry/prove/onix-nix-integration/install | grep -v '^d ')
+}
+t "the onix-nix-integration stone's tree is install-data's, byte for byte and mode for mode" same_as_install_data
+NR=$S/nixroot
+nix_root() {
+  tools/quarry prove nix || return 1
+  mkdir -p "$NR" && cp -a build/quarry/prove/nix/install/. "$NR/" &&
+    mkdir -p "$NR"/{etc/nix,proc,dev,tmp,root} &&
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$NR/etc/passwd" && printf 'root:x:0:\n' >"$NR/etc/group" &&
+    printf 'build-users-group =\nexperimental-features = nix-command\n' >"$NR/etc/nix/nix.conf"
+}
+t "the nix stone's tree is proven" nix_root
+t "check_no_glibc accepts the nix stone's tree through its documented exception" \
+  sh -c "tests/lib/check_no_glibc.sh '$NR' | grep -q ' 0 use glibc, [1-9][0-9]* allowed below /usr/lib/onix/nix'"
+t "the repacked nix runs from its private runtime alone (chroot, no host glibc)" \
+  sh -c "chroot '$NR' /usr/bin/nix --version | grep -qx 'nix (Nix) 2.8.0' && chroot '$NR' /usr/bin/nix-daemon --version | grep -q 2.8.0"
+t "the repacked nix-store adds and verifies a path in that root's own store" \
+  unshare --mount sh -c "mount -t proc proc '$NR/proc' && touch '$NR/dev/null' && mount --bind /dev/null '$NR/dev/null' &&
+    p=\$(chroot '$NR' /usr/bin/nix-store --add /etc/passwd) && test -f '$NR'\$p &&
+    chroot '$NR' /usr/bin/nix-store --verify --check-contents &&
+    chroot '$NR' /usr/bin/nix-store -q --hash \$p"
+cp "$NR/usr/lib/onix/nix/lib/libc.so.6" "$NR/usr/lib/libc.so.6"
+t "a glibc library outside the exception is still reported" \
+  sh -c "out=\$(tests/lib/check_no_glibc.sh '$NR'); [ \$? = 1 ] && echo \"\$out\" | grep -q '^glibc: /usr/lib/libc.so.6: '"
+
 # The namespace part.
 mkdir -p "$S/nix" "$S/ovl"
 printf '#include <stdio.h>\nint main(int c, char **v) { puts("ripgrep 13.0.0 (onix test stub)"); return 0; }\n' >"$S/rg.c"
