@@ -1,5 +1,9 @@
 #include "moss/transaction/journal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -16,6 +20,7 @@ namespace {
 constexpr char kMagic[8] = {'M', 'O', 'S', 'S', 'J', 'R', 'N', 'L'};
 constexpr size_t kHeader = 8 + 4 + 8 + 32;
 constexpr uint64_t kMaxPayload = 1 << 20;
+constexpr char kTempName[] = "journal.tmp";
 
 template <typename T>
 void PutLe(std::string& out, T v) {
@@ -34,9 +39,11 @@ T GetLe(std::string_view in, size_t at) {
 }  // namespace
 
 std::string EncodeJournal(const JournalRecord& r) {
-  const nlohmann::json j = {{"root_id", r.root_id}, {"operation", r.operation},
-                            {"phase", r.phase},     {"from", r.from_fstx},
-                            {"to", r.to_fstx},      {"to_token", r.to_token}};
+  const nlohmann::json j = {{"root_id", r.root_id},       {"operation", r.operation},
+                            {"phase", r.phase},           {"done", r.done},
+                            {"from", r.from_fstx},        {"from_token", r.from_token},
+                            {"to", r.to_fstx},            {"to_token", r.to_token},
+                            {"state_number", r.state_number}};
   const std::string payload = j.dump();
   std::string out(kMagic, sizeof(kMagic));
   PutLe<uint32_t>(out, kJournalVersion);
@@ -67,18 +74,34 @@ absl::StatusOr<JournalRecord> DecodeJournal(std::string_view bytes) {
   }
   try {
     const nlohmann::json j = nlohmann::json::parse(payload);
-    return JournalRecord{j.at("root_id").get<std::string>(), j.at("operation").get<std::string>(),
-                         j.at("phase").get<std::string>(),   j.at("from").get<std::string>(),
-                         j.at("to").get<std::string>(),      j.at("to_token").get<std::string>()};
+    JournalRecord r{j.at("root_id").get<std::string>(), j.at("operation").get<std::string>(),
+                    j.at("phase").get<std::string>(),   j.at("from").get<std::string>(),
+                    j.at("to").get<std::string>(),      j.at("to_token").get<std::string>()};
+    r.done = j.at("done").get<std::string>();
+    r.from_token = j.at("from_token").get<std::string>();
+    r.state_number = j.at("state_number").get<uint64_t>();
+    return r;
   } catch (const nlohmann::json::exception& e) {
     return DataLoss(StrCat("journal payload: ", e.what()));
   }
 }
 
-absl::Status WriteJournal(int moss_fd, const JournalRecord& record) {
-  return Annotate(fs::WriteFileAtomicAt(moss_fd, "journal", EncodeJournal(record), 0644,
-                                        fs::Durability::kFsync),
-                  "writing .moss/journal");
+absl::Status WriteJournal(int moss_fd, const JournalRecord& record, JournalSync sync) {
+  const std::string what = "writing .moss/journal";
+  // A fixed temp name: a leftover from a crash is truncated by the next write and never read.
+  {
+    absl::StatusOr<UniqueFd> fd =
+        fs::OpenAt(moss_fd, kTempName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (!fd.ok()) return Annotate(fd.status(), what);
+    ONIX_RETURN_IF_ERROR_CTX(fs::WriteAll(fd->get(), EncodeJournal(record), kTempName), what);
+    if (::fdatasync(fd->get()) != 0) {
+      const int err = errno;
+      return Annotate(ErrnoError(err, "fdatasync(.moss/journal.tmp)"), what);
+    }
+  }
+  ONIX_RETURN_IF_ERROR_CTX(fs::RenameAt(moss_fd, kTempName, moss_fd, "journal"), what);
+  if (sync == JournalSync::kDurable) ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(moss_fd), what);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<JournalRecord>> ReadJournal(int moss_fd) {
@@ -90,10 +113,11 @@ absl::StatusOr<std::optional<JournalRecord>> ReadJournal(int moss_fd) {
   return std::optional<JournalRecord>(*r);
 }
 
-absl::Status ClearJournal(int moss_fd) {
+absl::Status ClearJournal(int moss_fd, JournalSync sync) {
   absl::Status s = fs::UnlinkAt(moss_fd, "journal");
   if (absl::IsNotFound(s)) return absl::OkStatus();
   ONIX_RETURN_IF_ERROR_CTX(s, "removing .moss/journal");
+  if (sync == JournalSync::kAtomic) return absl::OkStatus();
   return fs::FsyncDirAt(moss_fd);
 }
 

@@ -15,24 +15,11 @@
 #include "moss/state/tree.h"
 #include "moss/transaction/content.h"
 #include "moss/transaction/crash_point.h"
+#include "moss/transaction/journal.h"
 #include "moss/transaction/transaction.h"
 
 namespace onix::moss::transaction {
 namespace {
-
-// Every object a retained state needs.
-absl::StatusOr<std::set<store::ObjectKey>> ReferencedObjects(MachineRoot& root) {
-  std::set<store::ObjectKey> out;
-  ONIX_ASSIGN_OR_RETURN(std::vector<db::StateRecord> states, root.db().States());
-  for (const auto& st : states) {
-    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(st));
-    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> layout, root.LayoutOf(m));
-    for (const auto& e : layout) {
-      if (e.entry.kind == stone::FileKind::kRegular) out.insert(state::KeyOf(e.entry));
-    }
-  }
-  return out;
-}
 
 struct StateTree {
   db::StateRecord record;
@@ -53,45 +40,14 @@ absl::StatusOr<std::vector<StateTree>> Trees(MachineRoot& root) {
 
 }  // namespace
 
-absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run) {
-  ONIX_CHECK(root.writable() || dry_run) << "garbage collection needs the root lock";
-  GcResult gc;
-  ONIX_ASSIGN_OR_RETURN(std::set<store::ObjectKey> referenced, ReferencedObjects(root));
-  ONIX_ASSIGN_OR_RETURN(std::vector<store::ObjectKey> all, root.store().List());
-  for (const auto& key : all) {
-    if (referenced.count(key)) continue;
-    absl::StatusOr<struct stat> st = fs::StatAt(root.store().fd(), key.RelPath());
-    if (st.ok()) gc.bytes_freed += static_cast<uint64_t>(st->st_size);
-    ++gc.objects_removed;
-    if (!dry_run) ONIX_RETURN_IF_ERROR(root.store().Remove(key));
-  }
-  if (dry_run) return gc;
-  ONIX_ASSIGN_OR_RETURN(std::vector<Digest> stones, root.db().DeleteUnreferencedStones());
-  // The cache may also hold stones the database never recorded (a crash between caching
-  // and recording): anything not known is garbage.
-  std::set<std::string> removed_hex;
-  for (const auto& d : stones) removed_hex.insert(d.Hex());
-  ONIX_ASSIGN_OR_RETURN(UniqueFd cache, fs::OpenDirAt(root.moss_fd(), "cache/stones"));
-  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> files, fs::ListDir(cache.get()));
-  for (const auto& f : files) {
-    const std::string hex = f.substr(0, f.find('.'));
-    absl::StatusOr<Digest> d = Digest::FromHex(hex);
-    bool keep = false;
-    if (d.ok() && absl::EndsWith(f, ".stone") && !removed_hex.count(hex)) {
-      ONIX_ASSIGN_OR_RETURN(std::optional<db::StoneRecord> rec, root.db().GetStone(*d));
-      keep = rec.has_value();
-    }
-    if (keep) continue;
-    ONIX_RETURN_IF_ERROR(fs::UnlinkAt(cache.get(), f));
-    if (d.ok() && removed_hex.count(hex)) ++gc.stones_removed;
-  }
-  return gc;
-}
-
 absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<std::string>& ids,
                                           bool dry_run, const BootHook& boot_hook) {
   ONIX_CHECK(root.writable() || dry_run) << "removing states needs the root lock";
-  if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
+  if (!dry_run) {
+    Options recover;
+    recover.boot_hook = boot_hook;
+    ONIX_RETURN_IF_ERROR(RecoverFirst(root, recover));
+  }
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
   std::vector<db::StateRecord> doomed;
   for (const auto& id : ids) {
@@ -108,6 +64,14 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
     // What GC would free once these are gone is only known after removal; report none.
     return result;
   }
+  // The journal says a removal is under way, so that recovery finishes it all the way to the
+  // boot entries even when the crash comes after the last tree is gone.
+  std::string names;
+  for (const auto& st : doomed) names += (names.empty() ? "" : ",") + st.fstx;
+  ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
+  JournalRecord journal{root_id, "remove", "remove-trashed", active ? *active : "", names, ""};
+  ONIX_RETURN_IF_ERROR(WriteJournal(root.moss_fd(), journal, JournalSync::kDurable));
+  CrashPoint("remove-intent");
   for (const auto& st : doomed) {
     const std::string what = StrCat("removing state ", st.fstx);
     const std::string trash = StrCat(".trash-", st.fstx);
@@ -126,16 +90,27 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
   ONIX_ASSIGN_OR_RETURN(result.gc, CollectGarbage(root));
   CrashPoint("remove-collected");
   if (boot_hook) {
+    journal.done = "remove-trashed";
+    journal.phase = "boot-entries-synced";
+    ONIX_RETURN_IF_ERROR(WriteJournal(root.moss_fd(), journal, JournalSync::kAtomic));
     ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
-    ONIX_RETURN_IF_ERROR_CTX(boot_hook(root.path(), states), "syncing boot entries");
+    const absl::Status synced = boot_hook(root.path(), states);
+    ONIX_RETURN_IF_ERROR(ClearJournal(root.moss_fd(), JournalSync::kAtomic));
+    ONIX_RETURN_IF_ERROR_CTX(synced, "syncing boot entries");
+    return result;
   }
+  ONIX_RETURN_IF_ERROR(ClearJournal(root.moss_fd(), JournalSync::kAtomic));
   return result;
 }
 
 absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run,
                                    const BootHook& boot_hook) {
   if (keep < 1) return InvalidArgument("prune --keep must be at least 1 (the active state)");
-  if (!dry_run) ONIX_RETURN_IF_ERROR(RecoverFirst(root, {}));
+  if (!dry_run) {
+    Options recover;
+    recover.boot_hook = boot_hook;
+    ONIX_RETURN_IF_ERROR(RecoverFirst(root, recover));
+  }
   ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
   std::vector<std::string> doomed;
   size_t kept = 0;

@@ -7,21 +7,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "moss/transaction/gc.h"
 #include "moss/transaction/root.h"
 #include "moss/transaction/transaction.h"
 
 namespace onix::moss::transaction {
-
-struct GcResult {
-  size_t objects_removed = 0;
-  uint64_t bytes_freed = 0;
-  size_t stones_removed = 0;
-};
-
-// Removes store objects and cached stones no retained state references. Pre-condition:
-// root lock held (no candidate is being built). Each removal is one unlink; a crash leaves
-// some garbage for the next run, never a referenced object removed.
-absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run = false);
 
 struct RemoveResult {
   std::vector<std::string> removed;  // fstx ids

@@ -1,5 +1,7 @@
 #include "moss/transaction/recover.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -9,13 +11,13 @@
 #include "moss/base/str_cat.h"
 #include "moss/state/fstx.h"
 #include "moss/state/tree.h"
+#include "moss/transaction/crash_point.h"
+#include "moss/transaction/gc.h"
 #include "moss/transaction/journal.h"
+#include "moss/transaction/ladder.h"
 
 namespace onix::moss::transaction {
 namespace {
-
-constexpr char kStaging[] = "staging";
-constexpr char kStagingUsr[] = "staging/usr";
 
 absl::StatusOr<std::optional<db::StateRecord>> RecordOf(MachineRoot& root,
                                                         const std::string& fstx) {
@@ -35,39 +37,47 @@ absl::StatusOr<std::optional<state::TreeId>> StagingId(MachineRoot& root) {
   return std::optional<state::TreeId>(*id);
 }
 
-// Commits the active state to history when the crash came before "history committed".
-absl::Status EnsureHistory(MachineRoot& root, const db::StateRecord& active,
-                           std::vector<std::string>& actions) {
-  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> commit, root.history().CommitOf(active.fstx));
-  if (!commit) {
-    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(active));
-    std::vector<std::vector<stone::LayoutEntry>> layouts;
-    for (const auto& p : m.packages) {
-      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, root.db().Layout(p.stone_digest));
-      layouts.push_back(std::move(l));
+// The switch context of the transaction a journal describes, rebuilt from the database.
+absl::StatusOr<SwitchContext> ContextOf(MachineRoot& root, const JournalRecord& j) {
+  SwitchContext ctx;
+  ctx.fstx = j.to_fstx;
+  ctx.new_state_number = j.state_number;
+  ctx.parent_fstx = j.from_fstx;
+  ctx.journal = j;
+  ctx.journal_written = true;
+  if (!j.from_token.empty()) {
+    ctx.previous.kind = Previous::kTree;
+    ctx.previous.id = {j.from_fstx, j.from_token};
+  } else {
+    // A first install: ROOT had no usr, or an empty one that the exchange put in staging.
+    ONIX_ASSIGN_OR_RETURN(bool staged, fs::ExistsAt(root.states_fd(), kStagingUsr));
+    absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
+    bool usr_empty = false;
+    if (usr.ok()) {
+      ONIX_ASSIGN_OR_RETURN(std::vector<std::string> inside, fs::ListDir(usr->get()));
+      usr_empty = inside.empty();
     }
-    std::map<std::string, const std::vector<stone::LayoutEntry>*> by_name;
-    for (size_t i = 0; i < m.packages.size(); ++i) by_name[m.packages[i].meta.name] = &layouts[i];
-    Plan plan;
-    plan.from_fstx = active.parent_fstx;
-    plan.to_fstx = active.fstx;
-    plan.message = active.summary;
-    if (!active.parent_fstx.empty()) {
-      ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> parent,
-                            RecordOf(root, active.parent_fstx));
-      if (parent) {
-        ONIX_ASSIGN_OR_RETURN(state::Manifest pm, root.ManifestOf(*parent));
-        plan.packages = DiffPackages(pm, m);
-      }
-    } else {
-      plan.packages = DiffPackages(state::Manifest{}, m);
-    }
-    ONIX_RETURN_IF_ERROR(root.history().CommitState(
-        active.fstx, HistoryFiles(m, active.fstx, active.parent_fstx, by_name),
-        HistoryMessage(plan), active.parent_fstx, active.created_unix));
-    actions.push_back(StrCat("rolled forward: recorded state ", active.fstx, " in history"));
+    ctx.previous.kind = staged || usr_empty ? Previous::kEmptyUnmanaged : Previous::kNone;
   }
-  return root.history().SetActive(active.fstx);
+  // The paths that changed, for the system triggers a roll-forward may run again.
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> to, RecordOf(root, j.to_fstx));
+  ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> from, RecordOf(root, j.from_fstx));
+  if (to) {
+    std::vector<stone::LayoutEntry> from_layout;
+    if (from) {
+      ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(*from));
+      ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> l, root.LayoutOf(m));
+      from_layout = state::Entries(l);
+    }
+    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(*to));
+    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> l, root.LayoutOf(m));
+    const state::LayoutDiff d = state::DiffLayouts(from_layout, state::Entries(l));
+    ctx.changed = d.added;
+    ctx.changed.insert(ctx.changed.end(), d.removed.begin(), d.removed.end());
+    ctx.changed.insert(ctx.changed.end(), d.changed.begin(), d.changed.end());
+    if (j.operation == "install") ctx.changed.push_back(".fstx");
+  }
+  return ctx;
 }
 
 }  // namespace
@@ -95,6 +105,62 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
                                        "); it was copied here. Remove it by hand"));
     }
   }
+  // With a journal of an install or activation, its tokens say which tree is which: ROOT/usr
+  // holding the new tree means the commit point was passed (forward from the last phase
+  // done), the old one means it was not (the rollback ladder). Anything else stops us.
+  bool boot_synced = false;
+  if (*journal && (*journal)->operation != "remove") {
+    const JournalRecord& j = **journal;
+    ONIX_ASSIGN_OR_RETURN(SwitchContext ctx, ContextOf(root, j));
+    std::optional<state::TreeId> usr;
+    {
+      absl::StatusOr<UniqueFd> dir = fs::OpenDirAt(root.fd(), "usr");
+      if (dir.ok()) {
+        absl::StatusOr<state::TreeId> id = state::ReadTreeId(dir->get());
+        usr = id.ok() ? *id : state::TreeId{};
+      }
+    }
+    const bool is_new = usr && !usr->token.empty() && usr->token == j.to_token;
+    const bool is_old = j.from_token.empty() ? (!usr || usr->token.empty())
+                                             : (usr && usr->token == j.from_token);
+    if (!is_new && !is_old) {
+      return FailedPrecondition(StrCat(
+          what, ": an ", j.operation, " from ", j.from_fstx.empty() ? "nothing" : j.from_fstx,
+          " to ", j.to_fstx, " was interrupted, but ", root.path(), "/usr is ",
+          usr && !usr->fstx.empty() ? StrCat("state ", usr->fstx, " with another token")
+                                    : std::string("not a moss tree"),
+          "; moss cannot tell which tree is which and will not guess. Put the tree of state ",
+          j.from_fstx.empty() ? j.to_fstx : j.from_fstx, " back at ", root.path(),
+          "/usr (compare .fstx tokens with .moss/journal), then run moss state recover"));
+    }
+    actions.push_back(StrCat("found an interrupted ", j.operation, " of state ", j.to_fstx,
+                             j.from_fstx.empty() ? "" : StrCat(" (from ", j.from_fstx, ")"),
+                             " in phase ", j.phase,
+                             j.done.empty() ? "" : StrCat(" after ", j.done)));
+    if (is_new) {
+      if (j.state_number != 0) {
+        ONIX_ASSIGN_OR_RETURN(std::optional<db::StateRecord> rec,
+                              root.db().GetState(j.state_number));
+        if (rec && rec->fstx == j.to_fstx && !rec->committed) {
+          ONIX_RETURN_IF_ERROR_CTX(root.db().MarkCommitted(j.state_number), what);
+          actions.push_back(StrCat("rolled forward: state ", j.to_fstx, " is active; committed it"));
+        }
+      }
+      const size_t done = j.done.empty() ? 0 : PhaseIndex(j.done) + 1;
+      const size_t first = std::max(done, PhaseIndex("root-links"));
+      std::vector<etcmerge::EtcChange> etc;
+      ONIX_RETURN_IF_ERROR_CTX(FinishForward(root, ctx, first, options, report.warnings, etc),
+                               what);
+      actions.push_back(StrCat("rolled forward: finished switching to state ", j.to_fstx,
+                               first < std::size(kPhases) ? StrCat(" from phase ", kPhases[first])
+                                                          : std::string()));
+      boot_synced = first <= PhaseIndex("boot-entries-synced");
+    } else {
+      ONIX_RETURN_IF_ERROR_CTX(RollBack(root, ctx, options, false, actions), what);
+      boot_synced = true;
+    }
+  }
+
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active_fstx, root.ActiveFstx());
   std::optional<db::StateRecord> active;
   if (active_fstx) {
@@ -182,19 +248,25 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
     EnsureRootLinks(root, report.warnings);
     ONIX_RETURN_IF_ERROR_CTX(EnsureHistory(root, *active, actions), what);
   }
-  if (*journal) {
+  // An interrupted removal: its trees were finished above; the space and boot entries of the
+  // removed states go now.
+  const bool removal = *journal && (*journal)->operation == "remove";
+  if (removal) {
     const JournalRecord& j = **journal;
-    actions.insert(actions.begin(),
-                   StrCat("found an interrupted ", j.operation, " of state ", j.to_fstx,
-                          j.from_fstx.empty() ? "" : StrCat(" (from ", j.from_fstx, ")"),
-                          " after phase ", j.phase));
-    ONIX_RETURN_IF_ERROR_CTX(ClearJournal(root.moss_fd()), what);
+    actions.insert(actions.begin(), StrCat("found an interrupted removal of ", j.to_fstx,
+                                           " in phase ", j.phase));
+    ONIX_ASSIGN_OR_RETURN(GcResult gc, CollectGarbage(root));
+    if (gc.objects_removed + gc.stones_removed > 0) {
+      actions.push_back(StrCat("rolled forward: collected ", gc.objects_removed,
+                               " store objects and ", gc.stones_removed, " cached stones"));
+    }
   }
-  if (!actions.empty() && options.boot_hook) {
+  if ((removal || (!actions.empty() && !boot_synced)) && options.boot_hook) {
     ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
     absl::Status s = options.boot_hook(root.path(), states);
     if (!s.ok()) report.warnings.push_back(StrCat("syncing boot entries: ", s.message()));
   }
+  if (removal) ONIX_RETURN_IF_ERROR_CTX(ClearJournal(root.moss_fd()), what);
   return report;
 }
 

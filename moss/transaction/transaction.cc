@@ -18,16 +18,16 @@
 #include "moss/transaction/content.h"
 #include "moss/transaction/crash_point.h"
 #include "moss/transaction/journal.h"
+#include "moss/transaction/ladder.h"
 #include "moss/transaction/recover.h"
 #include "moss/transaction/signals.h"
 #include "moss/triggers/sandbox.h"
 #include "moss/triggers/triggers.h"
 
+
 namespace onix::moss::transaction {
 namespace {
 
-constexpr char kStaging[] = "staging";
-constexpr char kStagingUsr[] = "staging/usr";
 constexpr char kSandbox[] = "sandbox";
 
 void Log(const Options& o, std::string_view line) {
@@ -39,91 +39,11 @@ absl::Status EnsureDir(int dirfd, std::string_view name) {
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
-// What ROOT/usr is before the switch.
-struct Previous {
-  enum Kind { kNone, kEmptyUnmanaged, kTree } kind = kNone;
-  state::TreeId id;
-};
-
-// Refuses a ROOT/usr moss did not make (we never take over a tree we cannot archive and
-// restore); an empty one is accepted, as a freshly created root has.
-absl::StatusOr<Previous> InspectUsr(MachineRoot& root) {
-  Previous p;
-  absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
-  if (absl::IsNotFound(usr.status())) return p;
-  if (!usr.ok()) return usr.status();
-  absl::StatusOr<state::TreeId> id = state::ReadTreeId(usr->get());
-  if (id.ok()) {
-    p.kind = Previous::kTree;
-    p.id = *id;
-    return p;
-  }
-  if (!absl::IsNotFound(id.status())) return id.status();
-  ONIX_ASSIGN_OR_RETURN(std::vector<std::string> entries, fs::ListDir(usr->get()));
-  if (!entries.empty()) {
-    return FailedPrecondition(StrCat(root.path(), "/usr exists but is not a moss state (no .fstx);",
-                                     " move it away before the first moss transaction"));
-  }
-  p.kind = Previous::kEmptyUnmanaged;
-  return p;
-}
-
 std::vector<std::string> ChangedPaths(const state::LayoutDiff& d) {
   std::vector<std::string> out = d.added;
   out.insert(out.end(), d.removed.begin(), d.removed.end());
   out.insert(out.end(), d.changed.begin(), d.changed.end());
   return out;
-}
-
-// Everything the shared switch ladder needs.
-struct SwitchContext {
-  std::string fstx;
-  uint64_t new_state_number = 0;  // 0: activating an existing state
-  Previous previous;
-  std::vector<std::string> changed;  // paths relative to /usr, for system triggers
-  // A new state's history commit; empty for an activation (only the active ref moves).
-  std::map<std::string, std::string> history_files;
-  std::string history_message;
-  std::string parent_fstx;
-  int64_t created_unix = 0;
-  // The journal record of this transaction; its phase is advanced as the ladder climbs.
-  JournalRecord journal;
-};
-
-// Advances the journal to `phase` (durable before the phase's effect begins).
-absl::Status Advance(MachineRoot& root, SwitchContext& ctx, std::string_view phase) {
-  ctx.journal.phase = std::string(phase);
-  return WriteJournal(root.moss_fd(), ctx.journal);
-}
-
-// Removes a candidate that will never be switched to. Not crash-critical: a leftover
-// staging tree is removed by the next transaction and a candidate row is never listed.
-void Abandon(MachineRoot& root, uint64_t number) {
-  (void)fs::RemoveTreeAt(root.states_fd(), kStaging);
-  if (number != 0) (void)root.db().DeleteState(number);
-  (void)ClearJournal(root.moss_fd());
-}
-
-// Phase "usr exchanged". Commit point: renameat2(RENAME_EXCHANGE) of staging/usr with
-// ROOT/usr (a plain no-replace rename when ROOT has no usr yet). Before it, the old /usr is
-// active; after it, the new one, with the old tree at staging/usr. The database marks the
-// state committed right after; a crash in between leaves a candidate row whose tree is
-// active, which recovery (issue 5) completes.
-absl::Status ExchangeUsr(MachineRoot& root, const SwitchContext& ctx) {
-  const std::string what = StrCat("switching ", root.path(), "/usr to state ", ctx.fstx);
-  if (ctx.previous.kind == Previous::kNone) {
-    ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr, root.fd(), "usr"),
-                             what);
-  } else {
-    ONIX_RETURN_IF_ERROR_CTX(fs::RenameExchangeAt(root.states_fd(), kStagingUsr, root.fd(), "usr"),
-                             what);
-  }
-  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.fd()), what);
-  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd(), kStaging), what);
-  if (ctx.new_state_number != 0) {
-    ONIX_RETURN_IF_ERROR_CTX(root.db().MarkCommitted(ctx.new_state_number), what);
-  }
-  return absl::OkStatus();
 }
 
 // Phase "root links": bin, sbin, lib, lib64 -> usr/... when missing. Idempotent; a crash
@@ -157,161 +77,64 @@ void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings) {
   if (created) (void)fs::FsyncDirAt(root.fd());
 }
 
+
 namespace {
 
-// Phase "system triggers": sys.d triggers of the new /usr whose globs match a changed path,
-// chrooted into ROOT. Runs after the commit point, so a failure is a warning; a crash
-// before they finish means recovery (issue 5) reruns them (they must be idempotent).
-void RunSystemTriggers(MachineRoot& root, const SwitchContext& ctx, const Options& o,
-                       std::vector<std::string>& warnings) {
-  absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
-  if (!usr.ok()) {
-    warnings.push_back(std::string(usr.status().message()));
-    return;
+// Fails the transaction before its commit point: the rollback ladder undoes what was done
+// (ladder.h) and the error says the active state is unchanged. A disk-full failure deletes
+// the candidate instead of quarantining it, so its space comes back.
+absl::Status Fail(MachineRoot& root, const SwitchContext& ctx, const Options& o,
+                  const absl::Status& cause) {
+  std::vector<std::string> actions;
+  absl::Status undone = RollBack(root, ctx, o, absl::IsResourceExhausted(cause), actions);
+  for (const auto& a : actions) Log(o, a);
+  if (!undone.ok()) {
+    return Annotate(cause, StrCat("state ", ctx.fstx, " (rolling back failed too: ",
+                                  undone.message(), "; run moss state recover)"));
   }
-  absl::StatusOr<std::vector<triggers::Trigger>> list =
-      triggers::LoadTriggers(usr->get(), triggers::kSysDir);
-  if (!list.ok()) {
-    warnings.push_back(std::string(list.status().message()));
-    return;
-  }
-  for (const auto& t : *list) {
-    if (!triggers::Fires(t, ctx.changed)) continue;
-    Log(o, StrCat("running system trigger ", t.name));
-    absl::Status s = triggers::RunInRoot(root.path(), t.run);
-    if (!s.ok()) warnings.push_back(StrCat("system trigger ", t.name, ": ", s.message()));
-  }
+  return Annotate(cause, StrCat("state ", ctx.fstx, " (rolled back; the active state is",
+                                " unchanged)"));
 }
 
-// Part of phase "root links": the three-way merge of /etc factory defaults from the previous
-// tree (at staging/usr since the exchange) to the new /usr, before system triggers so they see
-// the merged /etc. After the commit point, so a failure is a warning; each file is replaced
-// atomically, and a crash before the merge finishes leaves the remaining files as they were
-// (recovery does not redo it; the next switch or `onix update` merges again).
-void MergeEtc(MachineRoot& root, const SwitchContext& ctx, std::vector<etcmerge::EtcChange>& etc,
-              std::vector<std::string>& warnings) {
-  UniqueFd old_usr;
-  if (ctx.previous.kind != Previous::kNone && ctx.previous.kind != Previous::kEmptyUnmanaged) {
-    absl::StatusOr<UniqueFd> fd = fs::OpenDirAt(root.states_fd(), kStagingUsr);
-    if (!fd.ok()) {
-      warnings.push_back(StrCat("merging /etc defaults: ", fd.status().message()));
-      return;
-    }
-    old_usr = std::move(*fd);
-  }
-  absl::StatusOr<UniqueFd> new_usr = fs::OpenDirAt(root.fd(), "usr");
-  absl::StatusOr<std::vector<etcmerge::EtcChange>> merged =
-      new_usr.ok() ? etcmerge::MergeEtcDefaults(root.fd(), old_usr.get(), new_usr->get())
-                   : absl::StatusOr<std::vector<etcmerge::EtcChange>>(new_usr.status());
-  if (!merged.ok()) {
-    warnings.push_back(StrCat("merging /etc defaults: ", merged.status().message()));
-    return;
-  }
-  etc = std::move(*merged);
-}
-
-// Phase "previous archived": staging/usr (the old tree since the exchange) moves to
-// .moss/root/<old fstx>/usr by a no-replace rename. A crash before it leaves the old tree
-// at staging/usr, identified by the .fstx token inside it; after it, archived.
-absl::Status ArchivePrevious(MachineRoot& root, const SwitchContext& ctx) {
-  const Previous& prev = ctx.previous;
-  if (prev.kind == Previous::kNone) return absl::OkStatus();
-  const std::string what = "archiving the previous /usr";
-  if (prev.kind == Previous::kEmptyUnmanaged) {
-    return Annotate(fs::RmdirAt(root.states_fd(), kStagingUsr), what);
-  }
-  ONIX_RETURN_IF_ERROR_CTX(EnsureDir(root.states_fd(), prev.id.fstx), what);
-  ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr, root.states_fd(),
-                                                 MachineRoot::ArchivedUsr(prev.id.fstx)),
-                           what);
-  ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd(), prev.id.fstx), what);
-  return Annotate(fs::FsyncDirAt(root.states_fd(), kStaging), what);
-}
-
-// Phase "boot entries synced": the boot hook sees every retained state. After the commit
-// point; a failure is a warning (the machine still boots the previous default entry).
-void SyncBoot(MachineRoot& root, const Options& o, std::vector<std::string>& warnings) {
-  if (!o.boot_hook) return;
-  absl::StatusOr<std::vector<RetainedState>> states = root.RetainedStates();
-  absl::Status s = states.ok() ? o.boot_hook(root.path(), *states) : states.status();
-  if (!s.ok()) warnings.push_back(StrCat("syncing boot entries: ", s.message()));
-}
-
-// Phase "history committed": the state's commit (parent = the state it was built from) and
-// refs/states/<fstx>, then refs/heads/active. Each ref update is atomic; a crash between
-// them is completed by recovery (CommitState is idempotent).
-absl::Status CommitHistory(MachineRoot& root, const SwitchContext& ctx,
-                           std::vector<std::string>& warnings) {
-  const std::string what = StrCat("recording state ", ctx.fstx, " in history");
-  if (!ctx.history_files.empty()) {
-    ONIX_RETURN_IF_ERROR_CTX(
-        root.history().CommitState(ctx.fstx, ctx.history_files, ctx.history_message,
-                                   ctx.parent_fstx, ctx.created_unix),
-        what);
-  }
-  absl::Status s = root.history().SetActive(ctx.fstx);
-  if (absl::IsNotFound(s)) {
-    warnings.push_back(StrCat(what, ": ", s.message()));
-    return absl::OkStatus();
-  }
-  return Annotate(s, what);
-}
-
-// The ladder from the exchange intent to completion, shared by Apply and Activate.
-// Pre-condition: the candidate tree is at .moss/root/staging/usr, durable, with its .fstx.
+// From the exchange intent to completion, shared by Apply and Activate. Pre-condition: the
+// candidate tree is at .moss/root/staging/usr, durable, with its .fstx; the journal's first
+// record is written. A failure of the exchange is rolled back; after it, the ladder goes on.
 absl::Status Switch(MachineRoot& root, SwitchContext& ctx, const Options& o,
                     std::vector<std::string>& warnings, std::vector<etcmerge::EtcChange>& etc) {
   // From here to the end a Ctrl-C is held until we are done: stopping half-way through the
   // post-commit phases would only leave work for recovery.
   DeferSignals defer;
-  // Phase "usr exchange intent": nothing changes on disk yet (issue 5 writes the journal's
-  // intent record here). A crash leaves the old /usr active and the candidate in staging.
-  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "usr-exchange-intent"));
-  CrashPoint("usr-exchange-intent");
-  ONIX_RETURN_IF_ERROR(ExchangeUsr(root, ctx));
-  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "usr-exchanged"));
-  CrashPoint("usr-exchanged");
-  EnsureRootLinks(root, warnings);
-  MergeEtc(root, ctx, etc, warnings);
-  CrashPoint("root-links");
-  RunSystemTriggers(root, ctx, o, warnings);
-  CrashPoint("system-triggers");
-  ONIX_RETURN_IF_ERROR(ArchivePrevious(root, ctx));
-  ONIX_RETURN_IF_ERROR(Advance(root, ctx, "previous-archived"));
-  CrashPoint("previous-archived");
-  SyncBoot(root, o, warnings);
-  CrashPoint("boot-entries-synced");
-  ONIX_RETURN_IF_ERROR(CommitHistory(root, ctx, warnings));
-  CrashPoint("history-committed");
-  // Phase "complete": the empty staging directory goes, then the journal (the end of the
-  // transaction). A crash before the journal is gone makes recovery re-check (idempotent).
-  absl::Status s = fs::RmdirAt(root.states_fd(), kStaging);
-  if (!s.ok() && !absl::IsNotFound(s)) warnings.push_back(std::string(s.message()));
-  ONIX_RETURN_IF_ERROR(ClearJournal(root.moss_fd()));
-  CrashPoint("complete");
-  return absl::OkStatus();
+  absl::Status exchanged = ExchangeUsr(root, ctx);
+  if (!exchanged.ok()) return Fail(root, ctx, o, exchanged);
+  return FinishForward(root, ctx, PhaseIndex("root-links"), o, warnings, etc);
 }
 
 // Phase "tx triggers done": tx.d triggers of the candidate whose globs match a changed path
 // run sandboxed against staging/usr. Nothing outside staging changes, so a crash or a
-// failure leaves the old /usr active; the caller abandons the candidate on failure.
-absl::Status RunTxTriggers(MachineRoot& root, int staging_usr_fd,
-                           const std::vector<std::string>& changed, const Options& o) {
+// failure leaves the old /usr active; the caller rolls the candidate back on failure.
+absl::Status RunTxTriggers(MachineRoot& root, SwitchContext& ctx, int staging_usr_fd,
+                           const Options& o) {
   ONIX_ASSIGN_OR_RETURN(std::vector<triggers::Trigger> list,
                         triggers::LoadTriggers(staging_usr_fd, triggers::kTxDir));
-  bool ran = false;
+  std::vector<const triggers::Trigger*> firing;
   for (const auto& t : list) {
-    if (!triggers::Fires(t, changed)) continue;
+    if (triggers::Fires(t, ctx.changed)) firing.push_back(&t);
+  }
+  if (!firing.empty()) ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "tx-triggers-done"));
+  CrashPoint("tx-triggers-intent");
+  ONIX_RETURN_IF_ERROR(FailPoint("tx-triggers-intent"));
+  for (const triggers::Trigger* t : firing) {
     ONIX_RETURN_IF_ERROR(EnsureDir(root.states_fd(), kSandbox));
-    Log(o, StrCat("running transaction trigger ", t.name));
+    Log(o, StrCat("running transaction trigger ", t->name));
     triggers::SandboxSpec spec;
     spec.usr_dir = StrCat(root.path(), "/.moss/root/", kStagingUsr);
     spec.scratch_dir = StrCat(root.path(), "/.moss/root/", kSandbox);
-    ONIX_RETURN_IF_ERROR_CTX(triggers::RunSandboxed(spec, t.run),
-                             StrCat("transaction trigger ", t.name, " (", t.file, ")"));
-    ran = true;
+    ONIX_RETURN_IF_ERROR_CTX(triggers::RunSandboxed(spec, t->run),
+                             StrCat("transaction trigger ", t->name, " (", t->file, ")"));
   }
-  if (ran) ONIX_RETURN_IF_ERROR(root.store().Sync());
+  if (!firing.empty()) ONIX_RETURN_IF_ERROR(root.store().Sync());
+  CrashPoint("tx-triggers-done");
+  EndPhase(ctx, "tx-triggers-done");
   return absl::OkStatus();
 }
 
@@ -465,72 +288,68 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   plan.to_fstx = state::Fstx::Make(number, manifest.ContentDigest()).ToString();
   if (o.dry_run) return result;
 
-  // --- Phase "candidate prepared": stones recorded and cached, content in the store, the
-  // candidate tree at staging/usr with its .fstx, a candidate row, one syncfs. Nothing the
-  // active state uses is touched: a crash leaves the old /usr active plus garbage
-  // (staging, unreferenced objects, a candidate row) that the next transaction clears. ---
-  Log(o, StrCat("preparing state ", plan.to_fstx, " (", new_layout.size(), " paths)"));
-  std::vector<const stone::StoneReader*> sources;
-  for (size_t i = 0; i < selection.size(); ++i) {
-    if (!readers[i]) continue;
-    sources.push_back(readers[i].get());
-    ONIX_RETURN_IF_ERROR(
-        root.db().PutStone(selection[i].stone_digest, readers[i]->meta(), layouts[i]));
-    ONIX_RETURN_IF_ERROR(CacheStone(root, selection[i].stone_path, selection[i].stone_digest));
-  }
-  ONIX_ASSIGN_OR_RETURN(NeededObjects needed, MissingObjects(root.store(), new_layout));
-  ONIX_RETURN_IF_ERROR(FetchObjects(root, needed, sources));
-
-  ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
-  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
-  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStagingUsr, 0755));
-  ONIX_ASSIGN_OR_RETURN(UniqueFd staging_usr, fs::OpenDirAt(root.states_fd(), kStagingUsr));
+  // The journal's first record (durable) comes before the first effect, naming both trees by
+  // their tokens, so recovery can tell them apart from here on.
   const std::string token = state::NewToken();
-  absl::Status built = state::BuildTree(root.store(), new_layout, staging_usr.get());
-  if (built.ok()) built = state::WriteTreeId(staging_usr.get(), {plan.to_fstx, token});
-  if (!built.ok()) {
-    Abandon(root, 0);
-    return Annotate(built, StrCat("building state ", plan.to_fstx));
-  }
   const int64_t now = static_cast<int64_t>(::time(nullptr));
-  db::StateRecord record{number,       plan.to_fstx,      plan.from_fstx, now,
-                         plan.message, manifest.ToJson(), false};
-  std::vector<db::StatePackage> packages;
-  for (const auto& p : manifest.packages) packages.push_back({p.stone_digest, p.is_explicit});
-  absl::Status added = root.db().AddState(record, packages);
-  if (added.ok()) added = root.store().Sync();
   ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
-  const JournalRecord journal{root_id,        "install",    "candidate-prepared",
-                              plan.from_fstx, plan.to_fstx, token};
-  if (added.ok()) added = WriteJournal(root.moss_fd(), journal);
-  if (!added.ok()) {
-    Abandon(root, number);
-    return Annotate(added, StrCat("recording state ", plan.to_fstx));
-  }
-  CrashPoint("candidate-prepared");
-
-  // Every new tree has a new identity, so ".fstx" is always among the changes: a trigger that
-  // stamps the state (branding's BUILD_ID in os-release) fires even when no file changed.
-  std::vector<std::string> changed = ChangedPaths(plan.files);
-  changed.push_back(".fstx");
-  absl::Status triggered = RunTxTriggers(root, staging_usr.get(), changed, o);
-  if (!triggered.ok()) {
-    Abandon(root, number);
-    return Annotate(triggered, StrCat("preparing state ", plan.to_fstx,
-                                      " (aborted; the active state is unchanged)"));
-  }
-  CrashPoint("tx-triggers-done");
-
   SwitchContext ctx;
   ctx.fstx = plan.to_fstx;
   ctx.new_state_number = number;
   ctx.previous = previous;
-  ctx.changed = changed;
+  // Every new tree has a new identity, so ".fstx" is always among the changes: a trigger that
+  // stamps the state (branding's BUILD_ID in os-release) fires even when no file changed.
+  ctx.changed = ChangedPaths(plan.files);
+  ctx.changed.push_back(".fstx");
   ctx.history_files = HistoryFiles(manifest, plan.to_fstx, plan.from_fstx, layout_by_name);
   ctx.history_message = HistoryMessage(plan);
   ctx.parent_fstx = plan.from_fstx;
   ctx.created_unix = now;
-  ctx.journal = journal;
+  ctx.journal = {root_id, "install", "", plan.from_fstx, plan.to_fstx, token};
+  ctx.journal.from_token = previous.kind == Previous::kTree ? previous.id.token : "";
+  ctx.journal.state_number = number;
+  ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "candidate-prepared"));
+  CrashPoint("candidate-intent");
+
+  // --- Phase "candidate prepared": stones recorded and cached, content in the store, the
+  // candidate tree at staging/usr with its .fstx, a candidate row, one syncfs. Nothing the
+  // active state uses is touched: a failure or crash is rolled back (ladder.h), leaving the
+  // old /usr active. ---
+  Log(o, StrCat("preparing state ", plan.to_fstx, " (", new_layout.size(), " paths)"));
+  UniqueFd staging_usr;
+  auto prepare = [&]() -> absl::Status {
+    ONIX_RETURN_IF_ERROR(FailPoint("candidate-intent"));
+    std::vector<const stone::StoneReader*> sources;
+    for (size_t i = 0; i < selection.size(); ++i) {
+      if (!readers[i]) continue;
+      sources.push_back(readers[i].get());
+      ONIX_RETURN_IF_ERROR(
+          root.db().PutStone(selection[i].stone_digest, readers[i]->meta(), layouts[i]));
+      ONIX_RETURN_IF_ERROR(CacheStone(root, selection[i].stone_path, selection[i].stone_digest));
+    }
+    ONIX_ASSIGN_OR_RETURN(NeededObjects needed, MissingObjects(root.store(), new_layout));
+    ONIX_RETURN_IF_ERROR(FetchObjects(root, needed, sources));
+    ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
+    ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
+    ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStagingUsr, 0755));
+    ONIX_ASSIGN_OR_RETURN(staging_usr, fs::OpenDirAt(root.states_fd(), kStagingUsr));
+    ONIX_RETURN_IF_ERROR(state::BuildTree(root.store(), new_layout, staging_usr.get()));
+    ONIX_RETURN_IF_ERROR(state::WriteTreeId(staging_usr.get(), {plan.to_fstx, token}));
+    db::StateRecord record{number,       plan.to_fstx,      plan.from_fstx, now,
+                           plan.message, manifest.ToJson(), false};
+    std::vector<db::StatePackage> packages;
+    for (const auto& p : manifest.packages) packages.push_back({p.stone_digest, p.is_explicit});
+    ONIX_RETURN_IF_ERROR(root.db().AddState(record, packages));
+    return root.store().Sync();
+  };
+  absl::Status prepared = prepare();
+  if (!prepared.ok()) return Fail(root, ctx, o, Annotate(prepared, "preparing the new tree"));
+  CrashPoint("candidate-prepared");
+  EndPhase(ctx, "candidate-prepared");
+
+  absl::Status triggered = RunTxTriggers(root, ctx, staging_usr.get(), o);
+  if (!triggered.ok()) return Fail(root, ctx, o, triggered);
+
   ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings, result.etc));
   return result;
 }
@@ -580,23 +399,32 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   // when it was built, so the "tx triggers done" phase has nothing to do.
   Log(o, StrCat("activating state ", target.fstx));
   ONIX_ASSIGN_OR_RETURN(const std::string root_id, RootId(root.moss_fd()));
-  const JournalRecord journal{root_id,        "activate",  "candidate-prepared",
-                              plan.from_fstx, target.fstx, target_token};
-  ONIX_RETURN_IF_ERROR(WriteJournal(root.moss_fd(), journal));
-  ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
-  ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
-  ONIX_RETURN_IF_ERROR(fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
-  ONIX_RETURN_IF_ERROR(fs::RmdirAt(root.states_fd(), target.fstx));
-  ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd()));
-  ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd(), kStaging));
-  CrashPoint("candidate-prepared");
-  CrashPoint("tx-triggers-done");
-
   SwitchContext ctx;
   ctx.fstx = target.fstx;
   ctx.previous = previous;
   ctx.changed = ChangedPaths(plan.files);
-  ctx.journal = journal;
+  ctx.journal = {root_id, "activate", "", plan.from_fstx, target.fstx, target_token};
+  ctx.journal.from_token = previous.kind == Previous::kTree ? previous.id.token : "";
+  ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "candidate-prepared"));
+  CrashPoint("candidate-intent");
+  auto prepare = [&]() -> absl::Status {
+    ONIX_RETURN_IF_ERROR(FailPoint("candidate-intent"));
+    ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
+    ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
+    ONIX_RETURN_IF_ERROR(
+        fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
+    ONIX_RETURN_IF_ERROR(fs::RmdirAt(root.states_fd(), target.fstx));
+    ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd()));
+    return fs::FsyncDirAt(root.states_fd(), kStaging);
+  };
+  absl::Status prepared = prepare();
+  if (!prepared.ok()) return Fail(root, ctx, o, Annotate(prepared, "moving the tree to staging"));
+  CrashPoint("candidate-prepared");
+  EndPhase(ctx, "candidate-prepared");
+  CrashPoint("tx-triggers-intent");
+  CrashPoint("tx-triggers-done");
+  EndPhase(ctx, "tx-triggers-done");
+
   ONIX_RETURN_IF_ERROR(Switch(root, ctx, o, result.warnings, result.etc));
   return result;
 }

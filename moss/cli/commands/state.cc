@@ -201,7 +201,10 @@ absl::Status Diff(const GlobalOptions& g, const std::string& a, const std::strin
 absl::Status RecoverRoot(const GlobalOptions& g) {
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root,
                         tx::MachineRoot::Open(g.root, tx::Access::kWrite, LockWait::kWait));
-  ONIX_ASSIGN_OR_RETURN(tx::RecoverReport report, tx::Recover(root));
+  // With the boot hook, so the boot entries end up matching the recovered states.
+  tx::Options options;
+  options.boot_hook = moss::bootsync::MakeBootHook();
+  ONIX_ASSIGN_OR_RETURN(tx::RecoverReport report, tx::Recover(root, options));
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
   if (g.json) {
     PrintJson({{"actions", report.actions},
