@@ -34,7 +34,8 @@ scenario() {
   local work
   work=$(mktemp -d "$VM_WORK/mesa-rollback.XXXXXX")
   MESA_DISK=$work/disk.img MESA_VARS=$work/vars.fd
-  vm_test_image "$MESA_DISK" || { echo "FAIL: no base test image"; return 1; }
+  # MESA_PROFILE: another image profile (a trial profile before mesa-bridge is in base).
+  vm_test_image "$MESA_DISK" ${MESA_PROFILE:+"$MESA_PROFILE"} || { echo "FAIL: no base test image"; return 1; }
   vm_new_vars "$MESA_VARS"
   local fx=$VM_REPO/tests/vm/fixtures/gl-app
   "$fx/build.sh" "$work/gl-app" >"$work/gl-app.log" 2>&1 ||
