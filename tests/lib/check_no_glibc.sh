@@ -15,6 +15,9 @@
 # glibc program from the quarry host and keep its whole runtime under a private prefix, each
 # program's interpreter and RPATH patched into that prefix.
 #   usr/lib/onix/nix   the nix stone: Debian's nix-bin and its glibc closure (stones/nix)
+#   usr/lib/onix/mesa-bridge   the mesa-bridge stone: Debian's glibc Mesa drivers for Nix apps
+#                      (no program, no libc: they load into a Nix app, whose glibc they use;
+#                      docs/graphics-bridge.md)
 #
 # Prints one line per offending file ("glibc: PATH: why") and a summary; exits 1 when any
 # file offends, 2 on bad usage. Symlinks are not followed (their targets are checked where
@@ -32,7 +35,7 @@ root=${root%/}
 allow=${allow#/}; allow=${allow%/}
 
 checked=0 bad=0 allowed=0
-exceptions=(usr/lib/onix/nix)
+exceptions=(usr/lib/onix/nix usr/lib/onix/mesa-bridge)
 while IFS= read -r -d '' f; do
   # ELF magic first: readelf on every file would be slow and noisy.
   [[ $(head -c 4 "$f" 2>/dev/null | od -An -c | tr -d ' ') == 177ELF ]] || continue
