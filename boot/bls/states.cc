@@ -74,6 +74,21 @@ BootConfig DetectBootConfig(std::string_view root) {
   } else {
     config.esp_dir = RootPath(root, "boot");
   }
+  // systemd kernel-install's file: the machine's number of boot tries for new entries.
+  const std::string tries_path = RootPath(root, "etc/kernel/tries");
+  absl::StatusOr<std::string> tries = ReadFilePath(tries_path, 64);
+  if (tries.ok()) {
+    config.boot_tries_source = tries_path;
+    std::string text = *tries;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    int n = 0;
+    bool digits = !text.empty() && text.size() <= 2;
+    for (char c : text) {
+      digits = digits && c >= '0' && c <= '9';
+      if (digits) n = n * 10 + (c - '0');
+    }
+    config.boot_tries = digits ? n : 0;
+  }
   return config;
 }
 

@@ -24,7 +24,9 @@ absl::StatusOr<std::string> ReadTreeFstx(std::string_view usr_dir);
 absl::StatusOr<std::vector<StateBootInfo>> DiscoverStates(std::string_view root);
 
 // The boot layout of `root`: when ROOT/efi holds an ESP (EFI/ or loader/), it is the ESP and
-// ROOT/boot the XBOOTLDR partition; otherwise ROOT/boot is the ESP. Reads only.
+// ROOT/boot the XBOOTLDR partition; otherwise ROOT/boot is the ESP. boot_tries comes from
+// ROOT/etc/kernel/tries when that file exists (a malformed one gives boot_tries 0, which
+// SyncBootEntries rejects naming the file). Reads only.
 BootConfig DetectBootConfig(std::string_view root);
 
 }  // namespace onix::boot

@@ -28,7 +28,12 @@ struct BootConfig {
   std::string xbootldr_dir;  // empty when /boot is the ESP
   int retain = 4;            // entries for the active state + the last N retained states
   std::string os_name = "ONIX";
-  bool boot_counting = true;  // new entries written as onix-<fstx>+3.conf
+  bool boot_counting = true;  // new entries written as onix-<fstx>+<boot_tries>.conf
+  // Boot tries of a new entry (systemd-boot boot assessment), 1..99. DetectBootConfig reads it
+  // from ROOT/etc/kernel/tries (systemd kernel-install's file) when that exists.
+  int boot_tries = 3;
+  // Where boot_tries came from, for error messages ("" = the default).
+  std::string boot_tries_source;
 };
 
 // Where a state's kernel lives inside its usr tree (docs/boot.md): the highest version
@@ -59,8 +64,9 @@ BootConfig WithDefaults(BootConfig config);
 //    files' digests), so states with the same kernel share one copy;
 //  * one Type #1 entry <part>/loader/entries/onix-<fstx>[+3].conf per retained state that has
 //    a kernel (the active state + the `retain` newest archived ones). An entry that exists
-//    keeps its file name (and so its boot-counting state); new ones get "+3" when
-//    boot_counting is set. The active entry gets sort-key "onix-0", the others "onix-1", so
+//    keeps its file name (and so its boot-counting state); new ones get "+<boot_tries>" when
+//    boot_counting is set (InvalidArgument, before anything is written, when boot_tries is
+//    not 1..99). The active entry gets sort-key "onix-0", the others "onix-1", so
 //    it is the top of the menu and the one `default onix-*` picks, while a state that failed
 //    its boot tries sorts last and the next one boots instead (automatic fallback);
 //  * <esp>/loader/loader.conf gets "default onix-*" (other lines the admin set are kept);

@@ -84,4 +84,28 @@ r=$work/r4; mkdir -p "$r/usr" "$r/boot"
 check "sync on a root without usr/.fstx fails and writes nothing" \
   bash -c "! '$moss' --root '$r' boot sync 2>/dev/null && [[ -z \$(ls '$r/boot') ]]"
 check "sync --retain -1 is rejected" bash -c "! '$moss' --root '$work/r1' boot sync --retain -1 2>/dev/null"
+
+# Boot tries from ROOT/etc/kernel/tries, mark-good of the booted entry, automatic fallback.
+r=$work/r4; mk_root "$r"; echo 2 >"$r/etc/kernel/tries"
+touch -d '2026-01-01' "$r/.moss/root/1-aaaa/usr"
+check "ROOT/etc/kernel/tries sets the boot tries of new entries" \
+  bash -c "'$moss' --root '$r' boot sync >/dev/null && ls '$r/boot/loader/entries' | tr '\n' ' ' | grep -qx 'onix-1-aaaa+2.conf onix-2-bbbb+2.conf '"
+echo many >"$work/tries-bad"; r5=$work/r5; mk_root "$r5"; cp "$work/tries-bad" "$r5/etc/kernel/tries"
+check "a malformed tries file fails the sync naming it and writes nothing" \
+  bash -c "! '$moss' --root '$r5' boot sync 2>'$work/tries.err' && grep -q 'etc/kernel/tries' '$work/tries.err' && [[ ! -d '$r5/boot/loader/entries' ]]"
+echo "root=LABEL=onixroot rw moss.fstx=1-aaaa" >"$work/cmdline-1"
+"$moss" --root "$r" boot mark-good --cmdline "$work/cmdline-1" >/dev/null 2>"$work/mg.err"; rc=$?
+check "mark-good of a booted state that is not active exits 1, says why and renames nothing" \
+  bash -c "[[ $rc == 1 ]] && grep -q 'active state is 2-bbbb' '$work/mg.err' && ls '$r/boot/loader/entries' | grep -qx 'onix-1-aaaa+2.conf'"
+# A fallback as systemd-boot and the initrd leave it: 2-bbbb used its tries, 1-aaaa booted
+# and was exchanged into /usr.
+mv "$r/boot/loader/entries/onix-2-bbbb+2.conf" "$r/boot/loader/entries/onix-2-bbbb+0-2.conf"
+mv "$r/usr" "$r/usr.old" && mv "$r/.moss/root/1-aaaa/usr" "$r/usr" && rmdir "$r/.moss/root/1-aaaa"
+mkdir -p "$r/.moss/root/2-bbbb" && mv "$r/usr.old" "$r/.moss/root/2-bbbb/usr"
+out=$("$moss" --root "$r" boot mark-good --cmdline "$work/cmdline-1" 2>&1)
+check "after a fallback mark-good marks the booted entry good and reports the bad one" \
+  bash -c "grep -q 'fell back to state 1-aaaa' <<<'$out' && grep -q 'bad entry (boot tries used up): onix-2-bbbb+0-2.conf' <<<'$out'"
+st=$("$moss" --root "$r" boot status --json)
+check "the fallback state is the default again and the bad entry is reported bad" \
+  bash -c "[[ '$(json 'd["default_entry"]' <<<"$st")' == onix-1-aaaa.conf ]] && '$moss' --root '$r' boot status | grep -q 'onix-2-bbbb+0-2.conf.*bad'"
 finish

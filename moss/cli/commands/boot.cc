@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "boot/bls/booted.h"
 #include "boot/bls/entries.h"
 #include "boot/bls/states.h"
 #include "boot/bls/sync.h"
@@ -24,6 +25,9 @@ struct BootRequest {
   bool no_boot_counting = false;
   bool no_bootctl = false;
   std::string fstx;
+  int tries = 0;  // 0: the machine's (ROOT/etc/kernel/tries, else 3)
+  std::string cmdline;
+  std::string efivars;
 };
 
 // The layout from --esp/--xbootldr, else detected from the root (boot/bls/states.h).
@@ -37,6 +41,10 @@ boot::BootConfig ConfigFor(const GlobalOptions& g, const BootRequest& req) {
   }
   config.retain = req.retain;
   config.boot_counting = !req.no_boot_counting;
+  if (req.tries != 0) {
+    config.boot_tries = req.tries;
+    config.boot_tries_source = "--tries";
+  }
   return config;
 }
 
@@ -166,13 +174,22 @@ absl::Status RunInstall(const GlobalOptions& g, const BootRequest& req) {
 
 absl::Status RunMarkGood(const GlobalOptions& g, const BootRequest& req) {
   const boot::BootConfig config = ConfigFor(g, req);
-  std::string fstx = req.fstx;
-  if (fstx.empty()) {
-    ONIX_ASSIGN_OR_RETURN(fstx,
-                          boot::ReadTreeFstx(g.root == "/" ? "/usr" : StrCat(g.root, "/usr")));
+  // The running machine describes its boot in /proc and efivarfs; another --root does not,
+  // unless a test hands in its own files.
+  boot::BootedSources sources;
+  if (g.root == "/") sources = boot::LiveBootedSources();
+  if (!req.cmdline.empty()) sources.cmdline_path = req.cmdline;
+  if (!req.efivars.empty()) sources.efivars_dir = req.efivars;
+  ONIX_ASSIGN_OR_RETURN(boot::MarkGoodResult r, boot::MarkBootedGood(config, req.fstx, sources));
+  std::printf("marked the boot entry of state %s good (booted: %s)\n", r.fstx.c_str(),
+              r.source.c_str());
+  if (r.fell_back) {
+    std::printf("this boot fell back to state %s: it is the default entry again\n",
+                r.fstx.c_str());
   }
-  ONIX_RETURN_IF_ERROR(boot::MarkEntryGood(boot::EntriesPartition(config), fstx));
-  std::printf("marked the boot entry of state %s good\n", fstx.c_str());
+  for (const std::string& bad : r.bad_entries) {
+    std::printf("bad entry (boot tries used up): %s\n", bad.c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -200,7 +217,10 @@ void AddBootCommand(CLI::App& app, Context& ctx) {
   sync->add_option("--retain", req->retain, "Archived states that keep an entry")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sync->add_flag("--no-boot-counting", req->no_boot_counting, "Write new entries without +3");
+  sync->add_flag("--no-boot-counting", req->no_boot_counting, "Write new entries without +N");
+  sync->add_option("--tries", req->tries,
+                   "Boot tries of new entries (default: ROOT/etc/kernel/tries, else 3)")
+      ->check(CLI::Range(1, 99));
   sync->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunSync(ctx.global, *req); }; });
 
   CLI::App* install = boot->add_subcommand("install", "Install systemd-boot into the ESP");
@@ -211,7 +231,14 @@ void AddBootCommand(CLI::App& app, Context& ctx) {
 
   CLI::App* good = boot->add_subcommand("mark-good", "Mark the booted state's entry good");
   AddLayoutOptions(good, req.get());
-  good->add_option("--fstx", req->fstx, "State whose entry to mark (default: the active one)");
+  good->add_option("--fstx", req->fstx,
+                   "State whose entry to mark (default: the booted one, which must be active)");
+  good->add_option("--cmdline", req->cmdline,
+                   "Kernel command line file naming the booted moss.fstx= (default on /: "
+                   "/proc/cmdline)");
+  good->add_option("--efivars", req->efivars,
+                   "efivarfs directory with LoaderEntrySelected (default on /: "
+                   "/sys/firmware/efi/efivars)");
   good->callback(
       [&ctx, req] { ctx.action = [&ctx, req] { return RunMarkGood(ctx.global, *req); }; });
 }
