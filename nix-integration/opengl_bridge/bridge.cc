@@ -156,6 +156,49 @@ std::string RealPath(const std::string& path) {
   return ::realpath(path.c_str(), buf) ? std::string(buf) : std::string();
 }
 
+// Fills the private new tree `tree_fd` (see Rebuild): directories, links to `usr_prefix`,
+// rewritten manifests and the marker.
+absl::StatusOr<RebuildReport> FillTree(int root_fd, int tree_fd, const std::vector<Entry>& entries,
+                                       const std::string& run_dir, const std::string& usr_prefix,
+                                       const std::string& fstx, const std::string& digest) {
+  RebuildReport report;
+  for (const auto& e : entries) {
+    if (e.dir) {
+      ONIX_RETURN_IF_ERROR(fs::MkdirAt(tree_fd, e.rel, 0755));
+    } else if (IsManifest(e.rel)) {
+      ONIX_ASSIGN_OR_RETURN(std::string text, ReadSource(root_fd, e.rel));
+      ONIX_ASSIGN_OR_RETURN(std::string json, RewriteManifest(text, e.rel, run_dir));
+      UniqueFd dir;
+      if (e.rel.find('/') == std::string::npos) {
+        ONIX_ASSIGN_OR_RETURN(dir, fs::OpenDirAt(tree_fd, "."));
+      } else {
+        ONIX_ASSIGN_OR_RETURN(dir, fs::OpenDirAt(tree_fd, Parent(e.rel)));
+      }
+      // A plain create in the private new tree: the whole tree is what gets swapped in
+      // atomically, so a per-file atomic write (O_TMPFILE + linkat, which needs /proc in
+      // a chroot such as a moss system trigger's) buys nothing. /run is a tmpfs: no fsync.
+      ONIX_ASSIGN_OR_RETURN(
+          UniqueFd out,
+          fs::OpenAt(dir.get(), Base(e.rel), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      ONIX_RETURN_IF_ERROR(fs::WriteAll(out.get(), json, StrCat(run_dir, "/", e.rel)));
+      ++report.rewritten;
+    } else {
+      ONIX_RETURN_IF_ERROR(fs::SymlinkAt(StrCat(usr_prefix, e.rel), tree_fd, e.rel));
+      ++report.links;
+    }
+  }
+  nlohmann::json marker;
+  marker["fstx"] = fstx;
+  marker["source_digest"] = digest;
+  ONIX_ASSIGN_OR_RETURN(
+      UniqueFd marker_fd,
+      fs::OpenAt(tree_fd, kMarker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  ONIX_RETURN_IF_ERROR(
+      fs::WriteAll(marker_fd.get(), marker.dump(2) + "\n", StrCat(run_dir, "/", kMarker)));
+
+  return report;
+}
+
 }  // namespace
 
 std::string DefaultRunDir(const std::string& root) {
@@ -194,35 +237,14 @@ absl::StatusOr<RebuildReport> Rebuild(const std::string& root, const std::string
     ONIX_RETURN_IF_ERROR(fs::MkdirAt(parent.get(), tmp, 0755));
     ONIX_ASSIGN_OR_RETURN(UniqueFd tree, fs::OpenDirAt(parent.get(), tmp));
 
-    RebuildReport report;
     const std::string usr_prefix = StrCat(RootPrefix(root), "/", kBridgeSource, "/");
-    for (const auto& e : entries) {
-      if (e.dir) {
-        ONIX_RETURN_IF_ERROR(fs::MkdirAt(tree.get(), e.rel, 0755));
-      } else if (IsManifest(e.rel)) {
-        ONIX_ASSIGN_OR_RETURN(std::string text, ReadSource(root_fd.get(), e.rel));
-        ONIX_ASSIGN_OR_RETURN(std::string json, RewriteManifest(text, e.rel, run_dir));
-        UniqueFd dir;
-        if (e.rel.find('/') == std::string::npos) {
-          ONIX_ASSIGN_OR_RETURN(dir, fs::OpenDirAt(tree.get(), "."));
-        } else {
-          ONIX_ASSIGN_OR_RETURN(dir, fs::OpenDirAt(tree.get(), Parent(e.rel)));
-        }
-        // /run is a tmpfs rebuilt at boot: no fsync.
-        ONIX_RETURN_IF_ERROR(
-            fs::WriteFileAtomicAt(dir.get(), Base(e.rel), json, 0644, fs::Durability::kNone));
-        ++report.rewritten;
-      } else {
-        ONIX_RETURN_IF_ERROR(fs::SymlinkAt(StrCat(usr_prefix, e.rel), tree.get(), e.rel));
-        ++report.links;
-      }
+    absl::StatusOr<RebuildReport> report =
+        FillTree(root_fd.get(), tree.get(), entries, run_dir, usr_prefix, fstx, digest);
+    if (!report.ok()) {
+      // No half-built tree stays behind; the old bridge is untouched.
+      fs::RemoveTreeAt(parent.get(), tmp).IgnoreError();
+      return report.status();
     }
-    nlohmann::json marker;
-    marker["fstx"] = fstx;
-    marker["source_digest"] = digest;
-    ONIX_RETURN_IF_ERROR(fs::WriteFileAtomicAt(tree.get(), kMarker, marker.dump(2) + "\n", 0644,
-                                               fs::Durability::kNone));
-
     // Commit point: the exchange (or first rename). Afterwards `tmp` holds the old tree.
     ONIX_ASSIGN_OR_RETURN(bool had_old, fs::ExistsAt(parent.get(), name));
     if (had_old) {

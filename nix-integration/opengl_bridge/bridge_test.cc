@@ -1,5 +1,10 @@
 #include "nix-integration/opengl_bridge/bridge.h"
 
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -166,6 +171,37 @@ TEST_F(BridgeTest, BadManifestFailsAndKeepsTheOldBridge) {
   EXPECT_NE(report.status().message().find("bad.json"), std::string::npos) << report.status();
   EXPECT_TRUE(stdfs::is_symlink(run_ + "/lib/dri/swrast_dri.so"));
   EXPECT_FALSE(stdfs::exists(run_ + "/share/vulkan/icd.d/bad.json"));
+  // No half-built tree is left next to the bridge.
+  std::vector<std::string> names;
+  for (const auto& e : stdfs::directory_iterator(root_ + "/run")) {
+    names.push_back(e.path().filename());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"opengl-driver"});
+}
+
+// A moss system trigger runs the bridge chrooted into a root that may have no /proc; the
+// rebuild must not depend on /proc/self/fd (O_TMPFILE + linkat) there.
+TEST_F(BridgeTest, RebuildWorksWithoutProc) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for unshare + chroot";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::chroot(root_.c_str()) != 0 || ::chdir("/") != 0) {
+      ::_exit(3);
+    }
+    auto r = Rebuild("/", "/run/opengl-driver", "7-bbbb");
+    ::_exit(r.ok() && r->rewritten == 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(stdfs::read_symlink(run_ + "/lib/dri/swrast_dri.so"),
+            "/usr/lib/onix/mesa-bridge/lib/dri/swrast_dri.so");
+  auto icd = nlohmann::json::parse(Read(run_ + "/share/vulkan/icd.d/lvp_icd.x86_64.json"));
+  EXPECT_EQ(icd["ICD"]["library_path"], "/run/opengl-driver/lib/libvulkan_lvp.so");
 }
 
 }  // namespace
