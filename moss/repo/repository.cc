@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -156,6 +158,28 @@ absl::StatusOr<std::vector<std::string>> FetchStones(const std::string& root,
   }
   ONIX_RETURN_IF_ERROR(FetchAll(jobs, parallel, options, progress));
   return paths;
+}
+
+absl::StatusOr<std::vector<AvailablePackage>> FindAvailable(const std::string& root,
+                                                            std::string_view name) {
+  ONIX_ASSIGN_OR_RETURN(std::vector<RepoConfig> repos, ListRepos(root));
+  std::vector<AvailablePackage> out;
+  for (const RepoConfig& r : repos) {
+    if (!r.enabled) continue;
+    auto packages = ReadIndex(StrCat(RepoCacheDir(root, r.name), "/", kIndexFile));
+    if (absl::IsNotFound(packages.status())) continue;
+    if (!packages.ok()) {
+      return Annotate(packages.status(), StrCat("reading repository '", r.name, "'"));
+    }
+    for (solver::Package& p : *packages) {
+      if (p.meta.name == name) out.push_back({r.name, r.priority, std::move(p)});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const AvailablePackage& a, const AvailablePackage& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    return solver::CompareVersions(a.package.meta, b.package.meta) > 0;
+  });
+  return out;
 }
 
 namespace {

@@ -40,6 +40,19 @@ absl::StatusOr<std::vector<std::string>> FetchStones(const std::string& root,
                                                      const FetchOptions& options = {},
                                                      Progress* progress = nullptr);
 
+// A package of a repository index, for `moss info`.
+struct AvailablePackage {
+  std::string repository;
+  int priority = 0;
+  solver::Package package;  // full metadata from the verified index
+};
+
+// Every package named `name` in the enabled repositories' cached indexes, the solver's
+// preferred candidate first (higher repository priority, then newer version). Repositories
+// never updated are skipped; an index that does not parse is an error naming it.
+absl::StatusOr<std::vector<AvailablePackage>> FindAvailable(const std::string& root,
+                                                            std::string_view name);
+
 struct CacheUsage {
   uint64_t stone_bytes = 0;
   size_t stones = 0;

@@ -62,18 +62,42 @@ if python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="zl
 out=$("$moss" -D "$root" sync --dry-run 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q 'nothing to do' <<<"$out"; then ok "sync --dry-run on an empty root has nothing to do"; else notok "sync --dry-run on an empty root has nothing to do"; echo "$out"; fi
 
+# `moss info` answers for packages only a repository has: repository, version, dependencies,
+# providers, download size, installed or not.
+out=$("$moss" -D "$root" info curl 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q '^Repository: *main (priority 0)' <<<"$out" && grep -q '^Version: *8.0-1-1' <<<"$out" &&
+  grep -q '^Depends: *soname(libz.so.1(x86_64))' <<<"$out" && grep -Eq '^Download: *[0-9]+ B \(curl-8.0.stone\)' <<<"$out" &&
+  grep -q '^Installed: *no$' <<<"$out"; then
+  ok "info shows a package that is only in a repository"; else notok "info shows a package that is only in a repository"; echo "rc=$rc $out"; fi
+out=$("$moss" -D "$root" info --json zlib 2>&1)
+if python3 -c 'import json,sys; d=json.load(sys.stdin); a=d["available"][0]; assert d["installed"] is False and a["repository"]=="main" and a["candidate"] and a["download_size"]>0 and a["provides"]==["soname(libz.so.1(x86_64))"] and not a["installed"]' <<<"$out"; then
+  ok "info --json lists the available versions"; else notok "info --json lists the available versions"; echo "$out"; fi
+out=$("$moss" -D "$root" info no-such-package 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'no-such-package is neither installed nor in an enabled repository' <<<"$out"; then
+  ok "info of an unknown name exits 2 and says where it looked"; else notok "info of an unknown name exits 2 and says where it looked"; echo "rc=$rc $out"; fi
+
 # Installing by name resolves through the repository; --autoremove drops what was only a
-# dependency; an unknown name changes nothing.
-out=$("$moss" -D "$root" -y install curl 2>&1); rc=$?
+# dependency; an unknown name changes nothing. --debug-solver writes libsolv's testcase.
+out=$("$moss" -D "$root" -y install curl --debug-solver "$work/dbg-install" 2>&1); rc=$?
+if grep -q '^job install name curl' "$work/dbg-install/testcase.t" 2>/dev/null; then
+  ok "install --debug-solver writes the solver testcase"; else notok "install --debug-solver writes the solver testcase"; echo "rc=$rc $out"; ls "$work/dbg-install"; fi
 installed=$("$moss" -D "$root" list installed 2>&1)
 if [ $rc -eq 0 ] && grep -q '^curl' <<<"$installed" && grep -q '^zlib' <<<"$installed"; then
   ok "install by name pulls in the soname provider"; else notok "install by name pulls in the soname provider"; echo "$out"; echo "$installed"; fi
+out=$("$moss" -D "$root" info curl 2>&1)
+if grep -q '^Explicit: *yes' <<<"$out" && grep -q '^Repository: *main' <<<"$out" && grep -q '^Installed: *yes$' <<<"$out"; then
+  ok "info of an installed package also shows its repository version as installed"; else notok "info of an installed package also shows its repository version as installed"; echo "$out"; fi
+out=$("$moss" -D "$root" -y install "$work/x.stone" --debug-solver "$work/dbg-file" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'debug-solver applies to installs by name' <<<"$out"; then
+  ok "install --debug-solver with a .stone file is refused"; else notok "install --debug-solver with a .stone file is refused"; echo "rc=$rc $out"; fi
 out=$("$moss" -D "$root" -y install no-such-package 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q 'no-such-package' <<<"$out"; then ok "install of an unknown name fails and names it"; else notok "install of an unknown name fails and names it"; echo "rc=$rc $out"; fi
-out=$("$moss" -D "$root" -y remove curl --autoremove 2>&1); rc=$?
+out=$("$moss" -D "$root" -y remove curl --autoremove --debug-solver "$work/dbg-remove" 2>&1); rc=$?
 installed=$("$moss" -D "$root" list installed 2>&1)
 if [ $rc -eq 0 ] && ! grep -q '^curl' <<<"$installed" && ! grep -q '^zlib' <<<"$installed"; then
   ok "remove --autoremove drops the orphaned dependency"; else notok "remove --autoremove drops the orphaned dependency"; echo "$out"; echo "$installed"; fi
+if grep -q '^job erase name curl \[cleandeps\]' "$work/dbg-remove/testcase.t" 2>/dev/null; then
+  ok "remove --debug-solver writes the solver testcase"; else notok "remove --debug-solver writes the solver testcase"; cat "$work/dbg-remove/testcase.t"; fi
 
 # An unsigned index where a key is configured is refused and the old index stays.
 rm "$srv/stone.index.sig"

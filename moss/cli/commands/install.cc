@@ -26,20 +26,27 @@ bool IsStoneFile(const std::string& arg) {
          (arg.size() > 6 && arg.compare(arg.size() - 6, 6, ".stone") == 0);
 }
 
-absl::Status RunInstallByName(const GlobalOptions& g, const std::vector<std::string>& names) {
+absl::Status RunInstallByName(const GlobalOptions& g, const std::vector<std::string>& names,
+                              const std::string& debug_solver) {
   moss::solver::Request request;
   request.install = names;
+  request.debug_dir = debug_solver;
   return RunSolverRequest(g, request);
 }
 
-absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& args) {
+absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& args,
+                        const std::string& debug_solver) {
   std::vector<std::string> files, names;
   for (const auto& a : args) (IsStoneFile(a) ? files : names).push_back(a);
   if (!names.empty() && !files.empty()) {
     return InvalidArgument(StrCat("give either .stone files or package names, not both ('",
                                   files.front(), "' is a file, '", names.front(), "' a name)"));
   }
-  if (!names.empty()) return RunInstallByName(g, names);
+  if (!names.empty()) return RunInstallByName(g, names, debug_solver);
+  if (!debug_solver.empty()) {
+    return InvalidArgument(StrCat("--debug-solver applies to installs by name; '", files.front(),
+                                  "' is a .stone file, which the solver does not see"));
+  }
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, true, g.dry_run));
   ONIX_ASSIGN_OR_RETURN(tx::Selection selection, tx::InstallSelection(root, files));
   ONIX_ASSIGN_OR_RETURN(tx::Result result, tx::Apply(root, selection, TransactionOptions(g)));
@@ -77,8 +84,13 @@ void AddInstallCommand(CLI::App& app, Context& ctx) {
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");
-  cmd->callback(
-      [&ctx, files] { ctx.action = [&ctx, files] { return RunInstall(ctx.global, *files); }; });
+  auto debug_solver = std::make_shared<std::string>();
+  cmd->add_option("--debug-solver", *debug_solver, "Write libsolv's testcase to DIR");
+  cmd->callback([&ctx, files, debug_solver] {
+    ctx.action = [&ctx, files, debug_solver] {
+      return RunInstall(ctx.global, *files, *debug_solver);
+    };
+  });
 }
 
 }  // namespace onix::moss_cli

@@ -19,11 +19,14 @@ namespace {
 namespace tx = ::onix::moss::transaction;
 
 // With --autoremove the request goes through the solver, which also drops dependency-only
-// packages nothing needs any more.
-absl::Status RunAutoremove(const GlobalOptions& g, const std::vector<std::string>& names) {
+// packages nothing needs any more; --debug-solver also sends it there, so the testcase shows
+// the removal the solver would make.
+absl::Status RunSolverRemove(const GlobalOptions& g, const std::vector<std::string>& names,
+                             bool autoremove, const std::string& debug_solver) {
   moss::solver::Request request;
   request.remove = names;
-  request.autoremove = true;
+  request.autoremove = autoremove;
+  request.debug_dir = debug_solver;
   return RunSolverRequest(g, request);
 }
 
@@ -61,9 +64,15 @@ void AddRemoveCommand(CLI::App& app, Context& ctx) {
   auto autoremove = std::make_shared<bool>(false);
   cmd->add_flag("--autoremove", *autoremove,
                 "Also remove dependency-only packages nothing needs any more");
-  cmd->callback([&ctx, names, autoremove] {
-    ctx.action = [&ctx, names, autoremove] {
-      return *autoremove ? RunAutoremove(ctx.global, *names) : RunRemove(ctx.global, *names);
+  auto debug_solver = std::make_shared<std::string>();
+  cmd->add_option("--debug-solver", *debug_solver,
+                  "Resolve through the solver and write libsolv's testcase to DIR");
+  cmd->callback([&ctx, names, autoremove, debug_solver] {
+    ctx.action = [&ctx, names, autoremove, debug_solver] {
+      if (*autoremove || !debug_solver->empty()) {
+        return RunSolverRemove(ctx.global, *names, *autoremove, *debug_solver);
+      }
+      return RunRemove(ctx.global, *names);
     };
   });
 }
