@@ -1,5 +1,9 @@
 #include "onix-cli/machine/rollback.h"
 
+#include <cstdio>
+#include <optional>
+#include <utility>
+
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/bootsync/bootsync.h"
@@ -40,20 +44,50 @@ absl::StatusOr<moss::db::StateRecord> PickTarget(MachineRoot& machine, const std
   return machine.ResolveState(best->fstx);
 }
 
+// Major and minor of a Nix version ("2.8.0" -> {2, 8}); nullopt when it does not parse. Patch
+// releases keep Nix's on-disk formats, minor releases have changed them (profile manifest v1
+// -> v2 in 2.4, newer versions since), so minor is the unit we compare.
+std::optional<std::pair<int, int>> NixRelease(const std::string& version) {
+  int major = 0, minor = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2 || major <= 0) {
+    return std::nullopt;
+  }
+  return std::pair<int, int>(major, minor);
+}
+
+// The Nix that last wrote /nix is the active state's: it is the one whose daemon and clients
+// ran against the plane. A target whose Nix reads an older store DB schema than
+// var/nix/db/schema, or is an older Nix release than the active one, is refused.
 absl::Status CheckNixNotOlder(MachineRoot& machine, const moss::db::StateRecord& target,
                               const std::string& nix_root) {
   auto db_schema = nixplane::DbSchemaVersion(nix_root);
   if (absl::IsNotFound(db_schema.status())) return absl::OkStatus();  // no Nix data yet
-  ONIX_RETURN_IF_ERROR(db_schema.status());
+  ONIX_RETURN_IF_ERROR_CTX(db_schema.status(), "checking the Nix store DB schema");
   ONIX_ASSIGN_OR_RETURN(moss::state::Manifest manifest, machine.ManifestOf(target));
   const moss::state::PackageRecord* nix = manifest.Find("nix");
   if (nix == nullptr) return absl::OkStatus();  // the target has no Nix to misread the store
-  const int schema = NixSchemaOfState(nix->meta.version);
+  const std::string& version = nix->meta.version;
+  const int schema = NixSchemaOfState(version);
   if (schema < *db_schema) {
     return FailedPrecondition(StrCat(
-        "state ", target.fstx, " carries Nix ", nix->meta.version, ", which reads store DB schema ",
-        schema, ", but ", nix_root, " was last written with schema ", *db_schema,
+        "state ", target.fstx, " carries Nix ", version, ", which reads store DB schema ", schema,
+        ", but ", nix_root, " was last written with schema ", *db_schema,
         "; rolling back would leave the Nix plane unreadable (pass --force to roll back anyway)"));
+  }
+  ONIX_ASSIGN_OR_RETURN(std::optional<moss::db::StateRecord> active, machine.ActiveState());
+  if (!active) return absl::OkStatus();
+  ONIX_ASSIGN_OR_RETURN(moss::state::Manifest active_manifest, machine.ManifestOf(*active));
+  const moss::state::PackageRecord* running = active_manifest.Find("nix");
+  if (running == nullptr) return absl::OkStatus();
+  const auto from = NixRelease(running->meta.version);
+  const auto to = NixRelease(version);
+  if (from && to && *to < *from) {
+    return FailedPrecondition(StrCat(
+        "state ", target.fstx, " carries Nix ", version, ", older than Nix ",
+        running->meta.version, " of the active state ", active->fstx, ", which last wrote ",
+        nix_root, " (store DB schema ", *db_schema,
+        "); an older Nix may not read the profiles and DB a newer one wrote (pass --force to roll "
+        "back anyway)"));
   }
   return absl::OkStatus();
 }

@@ -27,8 +27,10 @@ struct RollbackResult {
 };
 
 // Picks the target state and refuses, before changing anything, when it would bring back a
-// Nix that supports an older store DB schema than /nix's (FailedPrecondition, unless
-// `force`). Then: fingerprint of ROOT/nix, moss activation (the atomic /usr exchange; the
+// Nix that supports an older store DB schema than /nix's var/nix/db/schema, or an older Nix
+// release (major.minor) than the active state's, which last wrote /nix (FailedPrecondition
+// naming both, unless `force`). A target without a `nix` package, or a /nix without a DB,
+// passes. Then: fingerprint of ROOT/nix, moss activation (the atomic /usr exchange; the
 // commit point), boot sync, bridge rebuild, fingerprint again. A difference in the Nix plane
 // is not an error of the rollback itself (the machine did move) but is reported in
 // nix_changes, and the CLI exits non-zero on it.
