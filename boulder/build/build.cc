@@ -11,6 +11,8 @@
 
 #include "boost/filesystem.hpp"
 #include "boulder/analyse/analyse.h"
+#include "boulder/buildroot/build_root.h"
+#include "boulder/buildroot/host_toolchain.h"
 #include "boulder/recipe/macros.h"
 #include "boulder/recipe/recipe.h"
 #include "boulder/sandbox/sandbox.h"
@@ -40,7 +42,10 @@ struct Prepared {
   std::string workdir_in;  // the steps' working directory inside the sandbox
   std::vector<SourceRecord> sources;
   std::vector<BuildDepRecord> builddeps;
+  std::vector<SplitPackage> split;
+  HostToolchain toolchain;
   SandboxConfig sandbox;  // without argv
+  std::string macro_dir;
 };
 
 int Jobs(int requested) {
@@ -51,21 +56,10 @@ int Jobs(int requested) {
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-// Binds the recipe's host toolchain paths; for /usr also recreates the host's top-level
-// /bin, /sbin, /lib, /lib64 (symlinks on merged-/usr hosts, read-only binds otherwise).
-void AddHostPaths(const Recipe& recipe, SandboxConfig* cfg) {
-  bool usr = false;
-  for (const std::string& p : recipe.host_paths) {
-    cfg->binds.push_back({p, p, false});
-    usr = usr || p == "/usr";
-  }
-  if (!usr) return;
-  // Debian's /usr points through /etc/alternatives (/usr/bin/awk -> /etc/alternatives/awk), so
-  // a host /usr is only whole with that directory beside it.
-  struct stat alternatives;
-  if (::stat("/etc/alternatives", &alternatives) == 0 && S_ISDIR(alternatives.st_mode)) {
-    cfg->binds.push_back({"/etc/alternatives", "/etc/alternatives", false});
-  }
+// The host's top-level /bin, /sbin, /lib, /lib64: the same symlinks on merged-/usr hosts
+// (so /bin/sh and /lib/ld-musl-x86_64.so.1 resolve through the sandbox's /usr), read-only
+// binds otherwise.
+void AddTopLevelLinks(SandboxConfig* cfg) {
   for (const char* top : {"bin", "sbin", "lib", "lib64"}) {
     const std::string host = StrCat("/", top);
     struct stat st;
@@ -80,86 +74,48 @@ void AddHostPaths(const Recipe& recipe, SandboxConfig* cfg) {
   }
 }
 
-// A stone of the --repo directory.
-struct RepoStone {
-  std::string file;
-  stone::Meta meta;
-};
-
-bool Satisfies(const stone::Meta& meta, const stone::Dependency& dep) {
-  if (dep.kind == stone::DepKind::kName && meta.name == dep.name) return true;
-  for (const stone::Dependency& p : meta.provides) {
-    if (p.kind == dep.kind && p.name == dep.name) return true;
-  }
-  return false;
-}
-
-bool OnHost(const stone::Dependency& dep) {
-  if (dep.kind != stone::DepKind::kBinary && dep.kind != stone::DepKind::kSysbinary &&
-      dep.kind != stone::DepKind::kName) {
-    return false;
-  }
-  for (const char* dir : {"/usr/bin/", "/usr/sbin/"}) {
-    if (::access(StrCat(dir, dep.name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// Resolves the recipe's build dependencies: from the stones in `repo` (with the closure of
-// their dependencies, extracted into `buildroot`/usr), else from the host's tools. This is
-// a first-match provider lookup, not moss's solver. TODO(#8): install the build root with
-// `moss install --root` from a moss repository once the CLI has it.
-absl::Status ResolveBuildDeps(const Recipe& recipe, const std::string& repo,
-                              const std::string& buildroot, std::vector<BuildDepRecord>* out) {
-  std::vector<RepoStone> stones;
-  if (!repo.empty()) {
-    ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDir(repo));
-    ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir.get()));
-    for (const std::string& n : names) {
-      if (n.size() < 7 || n.compare(n.size() - 6, 6, ".stone") != 0 || n[0] == '.') continue;
-      auto reader = stone::StoneReader::Open(StrCat(repo, "/", n));
-      if (!reader.ok() || reader->type() != stone::StoneType::kBinary) continue;
-      stones.push_back({StrCat(repo, "/", n), reader->meta()});
+// True when `dep` is binary(x) or sysbinary(x) and the declared host toolchain has x: the
+// toolchain wins over the build root (docs/boulder.md), so such a need is met by the host.
+bool HostToolchainHas(const HostToolchain& tc, const stone::Dependency& dep) {
+  const char* dir = dep.kind == stone::DepKind::kBinary      ? "/usr/bin/"
+                    : dep.kind == stone::DepKind::kSysbinary ? "/usr/sbin/"
+                                                             : nullptr;
+  if (dir == nullptr) return false;
+  const std::string path = StrCat(dir, dep.name);
+  for (const HostEntry& e : tc.entries) {
+    if (e.path == path || (e.kind == HostEntry::Kind::kDir && path.rfind(e.path + "/", 0) == 0)) {
+      return true;
     }
   }
-  std::vector<std::pair<stone::Dependency, bool>> queue;  // dep, is a top-level builddep
+  return false;
+}
+
+// Resolves the recipe's build dependencies: binary()/sysbinary() needs the declared host
+// toolchain meets are recorded as "host"; everything else is installed by moss from `repo`
+// into `buildroot` (a throwaway machine root), with the solver and the closure of
+// dependencies.
+absl::Status ResolveBuildDeps(const Recipe& recipe, const HostToolchain& tc,
+                              const std::string& repo, const std::string& buildroot,
+                              std::vector<BuildDepRecord>* out) {
+  std::vector<std::string> from_repo;
   for (const std::string& text : recipe.builddeps) {
-    ONIX_ASSIGN_OR_RETURN(stone::Dependency dep, stone::Dependency::Parse(text));
-    queue.push_back({dep, true});
+    auto dep = stone::Dependency::Parse(text);
+    if (!dep.ok()) {
+      return InvalidArgument(StrCat(recipe.Where(recipe.builddeps_line), ": build dependency ",
+                                    text, ": ", dep.status().message()));
+    }
+    if (HostToolchainHas(tc, *dep)) {
+      out->push_back({dep->ToString(), "host", ""});
+    } else {
+      from_repo.push_back(text);
+    }
   }
-  std::set<std::string> chosen;
-  for (size_t i = 0; i < queue.size(); ++i) {
-    const auto [dep, top] = queue[i];
-    const RepoStone* match = nullptr;
-    for (const RepoStone& s : stones) {
-      if (Satisfies(s.meta, dep)) {
-        match = &s;
-        break;
-      }
-    }
-    if (match == nullptr) {
-      if (OnHost(dep)) {
-        if (top) out->push_back({dep.ToString(), "host", ""});
-        continue;
-      }
-      if (!top) continue;  // a runtime need of a build dependency the host may cover
-      return FailedPrecondition(StrCat(
-          recipe.path, ": build dependency ", dep.ToString(), " is neither in the repository ",
-          repo.empty() ? "(none given: --repo)" : repo, " nor a host tool"));
-    }
-    if (!chosen.insert(match->file).second) continue;
-    ONIX_ASSIGN_OR_RETURN(stone::StoneReader reader, stone::StoneReader::Open(match->file));
-    ONIX_RETURN_IF_ERROR(MakeDirs(buildroot + "/usr"));
-    ONIX_ASSIGN_OR_RETURN(UniqueFd usr, fs::OpenDir(buildroot + "/usr"));
-    absl::Status st = reader.ExtractTo(usr.get());
-    // Two stones may own the same directory; files are never shared between packages.
-    if (!st.ok() && st.code() != absl::StatusCode::kAlreadyExists) {
-      return Annotate(st, StrCat("installing build dependency ", match->file));
-    }
-    ONIX_ASSIGN_OR_RETURN(std::string bytes, ReadFile(match->file));
-    out->push_back(
-        {dep.ToString(), match->file.substr(match->file.rfind('/') + 1), Sha256Of(bytes).Hex()});
-    for (const stone::Dependency& d : match->meta.depends) queue.push_back({d, false});
+  auto installed = InstallBuildRoot(buildroot, repo, from_repo);
+  if (!installed.ok()) {
+    return Annotate(installed.status(), recipe.Where(recipe.builddeps_line));
+  }
+  for (const BuildDepRecord& r : from_repo.empty() ? std::vector<BuildDepRecord>{} : *installed) {
+    out->push_back(r);
   }
   return absl::OkStatus();
 }
@@ -186,8 +142,17 @@ absl::StatusOr<Prepared> Prepare(const BuildOptions& opts) {
   for (const char* d : {"", "/build", "/install", "/sources", "/buildroot"}) {
     ONIX_RETURN_IF_ERROR(MakeDirs(mason + d));
   }
+  auto split = LoadSplit(SplitFile(macro_dir));
+  if (!split.ok()) return Annotate(split.status(), "reading the default package split");
+  const std::string tc_file = HostToolchainFile(macro_dir, recipe.toolchain);
+  auto toolchain = ResolveHostToolchain(tc_file, recipe.host_paths);
+  if (!toolchain.ok()) {
+    return Annotate(toolchain.status(),
+                    StrCat(recipe.path, ": resolving the declared host toolchain ", tc_file));
+  }
   std::vector<BuildDepRecord> builddeps;
-  ONIX_RETURN_IF_ERROR(ResolveBuildDeps(recipe, opts.repo, mason + "/buildroot", &builddeps));
+  ONIX_RETURN_IF_ERROR(
+      ResolveBuildDeps(recipe, *toolchain, opts.repo, mason + "/buildroot", &builddeps));
   const std::string cache_root =
       opts.source_cache.empty() ? StrCat(work.path(), "/source-cache") : opts.source_cache;
   ONIX_ASSIGN_OR_RETURN(SourceCache cache, SourceCache::Open(cache_root, opts.mirror));
@@ -208,13 +173,21 @@ absl::StatusOr<Prepared> Prepare(const BuildOptions& opts) {
       records.push_back({up.url, "git", up.hash, digest->Hex()});
     }
   }
-  Prepared p{std::move(recipe), std::move(macros),  std::move(work),      mason,
-             "/mason/build",    std::move(records), std::move(builddeps), {}};
+  Prepared p{std::move(recipe),      std::move(macros),  std::move(work),
+             mason,                  "/mason/build",     std::move(records),
+             std::move(builddeps),   std::move(*split),  std::move(*toolchain),
+             {},                     macro_dir};
   if (!p.recipe.upstreams.empty()) p.workdir_in += "/" + p.recipe.upstreams[0].unpack_dir;
 
+  // The root: the build root's /usr with the declared host toolchain bound into it, the
+  // top-level links, /mason writable, and the build root itself read-only at %(depsroot).
   SandboxConfig& cfg = p.sandbox;
-  AddHostPaths(p.recipe, &cfg);
+  ONIX_RETURN_IF_ERROR_CTX(AssembleSandboxUsr(mason + "/buildroot/usr", p.work.path() + "/usr",
+                                              p.toolchain, &cfg),
+                           StrCat(p.recipe.path, ": assembling the sandbox's /usr"));
+  AddTopLevelLinks(&cfg);
   cfg.binds.push_back({mason, "/mason", true});
+  cfg.binds.push_back({mason + "/buildroot", "/mason/buildroot", false});
   cfg.cwd = p.workdir_in;
   cfg.hostname = "boulder";
   cfg.scratch_dir = opts.work_parent;
@@ -314,9 +287,35 @@ absl::Status CollectInstallRoot(const std::string& root, const Recipe& recipe) {
 
 // What the manifest records about the host toolchain, so two manifests built with
 // different compilers or C libraries differ visibly.
-std::map<std::string, std::string> ToolchainIdentity(const Recipe& recipe, const MacroSet& macros) {
+// SHA-256 over every data file under `macro_dir` and the split file (names and bytes, in
+// name order): the macros decide what the steps run, the split what goes where.
+std::string DataDigest(const std::string& macro_dir) {
+  std::vector<std::string> files;
+  boost::system::error_code ec;
+  for (bfs::recursive_directory_iterator it(macro_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->status().type() == bfs::regular_file) files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  files.push_back(SplitFile(macro_dir));
+  std::string all;
+  for (const std::string& f : files) {
+    auto bytes = ReadFile(f);
+    all += StrCat(f.substr(macro_dir.size()), "\n", bytes.ok() ? *bytes : "(unreadable)", "\n");
+  }
+  return Sha256Of(all).Hex();
+}
+
+std::map<std::string, std::string> ToolchainIdentity(const Recipe& recipe, const MacroSet& macros,
+                                                     const HostToolchain& host,
+                                                     const std::string& macro_dir) {
   std::map<std::string, std::string> id;
   id["toolchain"] = recipe.toolchain;
+  id["macros"] = StrCat("sha256:", DataDigest(macro_dir));
+  // What the sandbox shows of the host: the declaration's digest and how many paths it
+  // resolved to here.
+  id["host-toolchain"] = StrCat(host.files.empty() ? "" : host.files[0].substr(host.files[0].rfind('/') + 1),
+                                " sha256:", host.digest, " paths:", host.entries.size());
   auto cc = macros.Expand("%(cc)", "toolchain", 1);
   if (cc.ok()) {
     auto v = RunCommand({*cc, "--version"});
@@ -375,7 +374,8 @@ absl::StatusOr<BuildResult> BuildRecipe(const BuildOptions& opts) {
   req.facts = std::move(*facts);
   req.sources = p.sources;
   req.builddeps = p.builddeps;
-  req.toolchain = ToolchainIdentity(r, p.macros);
+  req.toolchain = ToolchainIdentity(r, p.macros, p.toolchain, p.macro_dir);
+  req.split = p.split;
   req.output_dir = opts.output_dir;
   req.scratch_dir = p.work.path();
   req.check_manifest = opts.check_manifest;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
+#include "moss/repo/index.h"
 #include "moss/stone/stone.h"
 
 namespace onix::boulder {
@@ -292,9 +294,11 @@ TEST_F(BuildTest, StepsCannotReachTheNetworkOrWriteOutsideTheBuildRoot) {
   (void)RemoveTree(r->work_dir);
 }
 
-// A second recipe builds against the first one's stones: its build dependency is resolved
-// from the --repo directory into the build root, and its program depends on the library's
-// soname, which it does not provide itself.
+// A second recipe builds against the first one's stones: the --repo directory is a moss
+// repository (indexed), its build dependency (a typed provider) is resolved by moss's solver
+// and installed by a moss transaction into the build root, which becomes the sandbox's /usr
+// next to the declared host toolchain (and nothing else of the host's /usr). Its program
+// depends on the library's soname, which it does not provide itself.
 constexpr char kGreeter[] =
     "name: greeter\n"
     "version: \"2\"\n"
@@ -306,26 +310,78 @@ constexpr char kGreeter[] =
     "install: |\n"
     "  printf '#include <hello.h>\\nint main(void) { return hello_greet(\"greeter\"); }\\n' > g.c\n"
     "  $CC $CFLAGS -o g g.c $LDFLAGS -lhello\n"
-    "  install -Dm755 g %(installroot)/usr/bin/greeter\n";
+    "  install -Dm755 g %(installroot)/usr/bin/greeter\n"
+    "  P=%(installroot)/usr/share/probe\n"
+    "  mkdir -p $P\n"
+    // moss installed the build root: the dependency's files are in /usr, its closure too
+    // (hello-devel needs hello), and moss's state marker says so.
+    "  test -f /usr/include/hello.h && test -f /usr/lib/libhello.so.1 && test -f /usr/.fstx\n"
+    "  test -f %(depsroot)/usr/lib/pkgconfig/hello.pc\n"
+    // The declared toolchain is there; the rest of the host's /usr is not.
+    "  for t in musl-gcc make sed; do command -v $t; done > $P/tools\n"
+    "  if test -e /usr/bin/python3 || test -e /usr/share/perl5; then echo yes > $P/host;"
+    " else echo no > $P/host; fi\n"
+    // The build root is read-only, both at /usr and at %(depsroot).
+    "  if touch /usr/lib/x %(depsroot)/usr/lib/x 2> /dev/null; then echo yes > $P/rw;"
+    " else echo no > $P/rw; fi\n";
 
-TEST_F(BuildTest, BuildDependenciesComeFromTheRepoAndGiveSonameDependencies) {
+// The C library the hello stones need (soname(libc.so(x86_64))): the quarry host's musl,
+// borrowed (stones/musl builds the real one, too slowly for a unit test).
+constexpr char kMuslHost[] =
+    "name: musl-host\n"
+    "version: \"1.2.3\"\n"
+    "release: 1\n"
+    "license: MIT\n"
+    "summary: The host's musl\n"
+    "install: |\n"
+    "  install -Dm755 /usr/lib/x86_64-linux-musl/libc.so %(installroot)/usr/lib/libc.so\n"
+    "packages:\n"
+    "  - musl-host:\n"
+    "      paths: [/usr/lib]\n"
+    "      provides: [soname(libc.so(x86_64))]\n";
+
+TEST_F(BuildTest, BuildDependenciesAreInstalledByMossFromTheRepoIntoTheSandboxUsr) {
   auto lib = Build("a", HelloRecipe(up_));
   ASSERT_TRUE(lib.ok()) << lib.status();
-  auto r = Build("g", kGreeter, "", false, Dir("a/out"));
+  auto libc = Build("c", kMuslHost);
+  ASSERT_TRUE(libc.ok()) << libc.status();
+  ASSERT_TRUE(::link(Dir("c/out/musl-host-1.2.3-1-1-x86_64.stone").c_str(),
+                     Dir("a/out/musl-host-1.2.3-1-1-x86_64.stone").c_str()) == 0);
+  // An unindexed directory is not a repository.
+  auto unindexed = Build("g", kGreeter, "", false, Dir("a/out"));
+  ASSERT_FALSE(unindexed.ok());
+  EXPECT_NE(unindexed.status().message().find("is not a moss repository (no stone.index)"),
+            std::string::npos)
+      << unindexed.status();
+  ASSERT_TRUE(moss::repo::BuildIndex(Dir("a/out")).ok());
+  auto r = Build("g", kGreeter, "", /*keep_work=*/true, Dir("a/out"));
   ASSERT_TRUE(r.ok()) << r.status();
   auto greeter = stone::StoneReader::Open(Dir("g/out/greeter-2-1-1-x86_64.stone"));
   ASSERT_TRUE(greeter.ok()) << greeter.status();
   EXPECT_TRUE(Contains(greeter->meta().depends, "soname(libhello.so.1(x86_64))"));
   EXPECT_TRUE(Contains(greeter->meta().provides, "binary(greeter)"));
+  const std::string probe = r->work_dir + "/mason/install/usr/share/probe";
+  EXPECT_EQ(*ReadFile(probe + "/tools"), "/usr/bin/musl-gcc\n/usr/bin/make\n/usr/bin/sed\n");
+  EXPECT_EQ(*ReadFile(probe + "/host"), "no\n");
+  EXPECT_EQ(*ReadFile(probe + "/rw"), "no\n");
+  (void)RemoveTree(r->work_dir);
+  // The manifest names every package moss installed, with its stone's SHA-256.
   auto manifest = ReadFile(Dir("g/out/manifest.json"));
   ASSERT_TRUE(manifest.ok());
   EXPECT_NE(manifest->find("hello-devel-1.0-1-1-x86_64.stone"), std::string::npos) << *manifest;
+  EXPECT_NE(manifest->find("hello-1.0-1-1-x86_64.stone"), std::string::npos) << *manifest;
+  EXPECT_NE(manifest->find("musl-host-1.2.3-1-1-x86_64.stone"), std::string::npos) << *manifest;
 
+  // A repository without the provider: the solver's problem, naming the recipe line.
+  ASSERT_TRUE(moss::repo::BuildIndex(Dir("g/out")).ok());
   auto missing = Build("m", kGreeter, "", false, Dir("g/out"));
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("build dependency pkgconfig(hello) is neither in"),
+  const std::string msg(missing.status().message());
+  EXPECT_NE(msg.find(Dir("m/stone.yaml") + ":7: installing build dependencies pkgconfig(hello)"),
             std::string::npos)
-      << missing.status();
+      << msg;
+  EXPECT_NE(msg.find("pkgconfig(hello)"), std::string::npos) << msg;
+  EXPECT_FALSE(HasStone(Dir("m/out")));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "moss/base/str_cat.h"
 #include "moss/stone/stone.h"
 #include "nlohmann/json.hpp"
+#include "yaml-cpp/yaml.h"
 
 namespace onix::boulder {
 
@@ -25,33 +26,12 @@ namespace {
 using nlohmann::json;
 using stone::Dependency;
 
-struct DefaultPackage {
-  const char* suffix;
-  const char* summary;
-  std::vector<std::string> globs;
-  bool symlink_only_so;  // "/usr/lib/*.so" matches only symlinks (the devel link)
-};
-
-// The default split (AerynOS's). A recipe's own globs are matched before these.
-const std::vector<DefaultPackage>& Defaults() {
-  static const auto* d = new std::vector<DefaultPackage>{
-      {"-dbginfo", "Debug symbols for %s", {"/usr/lib/debug"}, false},
-      {"-devel",
-       "Development files for %s",
-       {"/usr/include", "/usr/lib/*.a", "/usr/lib/pkgconfig", "/usr/share/pkgconfig",
-        "/usr/lib/cmake", "/usr/share/aclocal", "/usr/share/man/man3", "/usr/lib/lib*.so"},
-       true},
-      {"-docs",
-       "Documentation for %s",
-       {"/usr/share/doc", "/usr/share/man", "/usr/share/info"},
-       false},
-  };
-  return *d;
-}
-
-std::string Fill(const char* pattern, const std::string& name) {
-  std::string s = pattern;
-  if (size_t p = s.find("%s"); p != std::string::npos) s.replace(p, 2, name);
+// Replaces every "%(name)" in `pattern` with the recipe's name.
+std::string Fill(std::string s, const std::string& name) {
+  for (size_t p = s.find("%(name)"); p != std::string::npos; p = s.find("%(name)", p)) {
+    s.replace(p, 7, name);
+    p += name.size();
+  }
   return s;
 }
 
@@ -122,6 +102,53 @@ absl::Status StageFile(const std::string& install_root, const std::string& tree,
 
 }  // namespace
 
+std::string SplitFile(const std::string& macro_dir) { return StrCat(macro_dir, "/../split.yaml"); }
+
+absl::StatusOr<std::vector<SplitPackage>> LoadSplit(const std::string& path) {
+  ONIX_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<SplitPackage> out;
+  auto where = [&](const YAML::Node& n) { return StrCat(path, ":", n.Mark().line + 1); };
+  try {
+    const YAML::Node doc = YAML::Load(text);
+    const YAML::Node packages = doc.IsMap() ? doc["packages"] : YAML::Node();
+    if (!packages || !packages.IsSequence() || doc.size() != 1) {
+      return InvalidArgument(StrCat(path, ": expected one field, a `packages` list"));
+    }
+    for (const YAML::Node& item : packages) {
+      if (!item.IsMap() || item.size() != 1 || !item.begin()->second.IsMap()) {
+        return InvalidArgument(StrCat(where(item), ": expected NAME: {summary, paths}"));
+      }
+      SplitPackage pkg;
+      pkg.name = item.begin()->first.as<std::string>();
+      for (const auto& kv : item.begin()->second) {
+        const std::string key = kv.first.as<std::string>();
+        if (key == "summary") {
+          pkg.summary = kv.second.as<std::string>();
+          continue;
+        }
+        if (key != "paths" && key != "symlinks") {
+          return InvalidArgument(StrCat(where(kv.first), ": unknown field ", key,
+                                        " (expected summary, paths, symlinks)"));
+        }
+        if (!kv.second.IsSequence()) {
+          return InvalidArgument(StrCat(where(kv.second), ": ", key, " must be a list"));
+        }
+        for (const YAML::Node& g : kv.second) {
+          const std::string glob = g.as<std::string>();
+          if (glob.rfind("/usr/", 0) != 0) {
+            return InvalidArgument(StrCat(where(g), ": glob ", glob, " is not below /usr/"));
+          }
+          (key == "paths" ? pkg.paths : pkg.symlinks).push_back(glob);
+        }
+      }
+      out.push_back(std::move(pkg));
+    }
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(StrCat(path, ":", e.mark.line + 1, ": ", e.msg));
+  }
+  return out;
+}
+
 bool PathMatches(const std::string& glob, const std::string& path) {
   if (::fnmatch(glob.c_str(), path.c_str(), 0) == 0) return true;
   std::string dir = glob;
@@ -130,7 +157,8 @@ bool PathMatches(const std::string& glob, const std::string& path) {
          path[dir.size()] == '/';
 }
 
-std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<std::string>& paths,
+std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<SplitPackage>& split,
+                                      const std::vector<std::string>& paths,
                                       const std::vector<std::string>& symlinks) {
   std::vector<PackagePlan> plans;
   auto find = [&](const std::string& name) -> PackagePlan& {
@@ -157,13 +185,12 @@ std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<st
     p.spec.line = spec.line;
     for (const std::string& g : spec.paths) rules.push_back({spec.name, g, false});
   }
-  for (const DefaultPackage& d : Defaults()) {
-    const std::string name = recipe.name + d.suffix;
+  for (const SplitPackage& d : split) {
+    const std::string name = Fill(d.name, recipe.name);
     PackagePlan& p = find(name);
     if (p.spec.summary.empty()) p.spec.summary = Fill(d.summary, recipe.name);
-    for (const std::string& g : d.globs) {
-      rules.push_back({name, g, d.symlink_only_so && g == "/usr/lib/lib*.so"});
-    }
+    for (const std::string& g : d.paths) rules.push_back({name, g, false});
+    for (const std::string& g : d.symlinks) rules.push_back({name, g, true});
   }
   PackagePlan& main = find(recipe.name);
   if (main.spec.summary.empty()) main.spec.summary = recipe.summary;
@@ -221,7 +248,7 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     }
     std::sort(paths.begin(), paths.end());
   }
-  std::vector<PackagePlan> plans = PlanPackages(recipe, paths, symlinks);
+  std::vector<PackagePlan> plans = PlanPackages(recipe, req.split, paths, symlinks);
 
   ONIX_RETURN_IF_ERROR(MakeDirs(req.output_dir));
   std::string staging_tmpl = StrCat(req.output_dir, "/.boulder-staging-XXXXXX");

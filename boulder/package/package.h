@@ -23,13 +23,27 @@ struct PackagePlan {
 // `glob` names a directory `path` is below.
 bool PathMatches(const std::string& glob, const std::string& path);
 
+// One package of the default split (boulder/data/split.yaml), "%(name)" still in it.
+struct SplitPackage {
+  std::string name;     // "%(name)-devel"
+  std::string summary;  // "Development files for %(name)"
+  std::vector<std::string> paths;     // globs matching any path
+  std::vector<std::string> symlinks;  // globs matching only symlinks
+};
+
+// Reads a split file (`packages:` list of `NAME: {summary, paths, symlinks}`). Errors name
+// the file and line; an unknown field or a glob outside /usr/ is InvalidArgument.
+absl::StatusOr<std::vector<SplitPackage>> LoadSplit(const std::string& path);
+
+// Where the default split lives next to the macro directory: <macro_dir>/../split.yaml.
+std::string SplitFile(const std::string& macro_dir);
+
 // Assigns every path to the first package whose globs match it: the recipe's packages in
-// recipe order, then the defaults (NAME-dbginfo: /usr/lib/debug; NAME-devel: headers, .a,
-// pkg-config files, unversioned .so symlinks, aclocal/cmake files, section-3 man pages;
-// NAME-docs: /usr/share/{doc,man,info}), then the main package NAME. `symlinks` is the
-// subset of `paths` that are symlinks. Packages without files are dropped, except the main
-// package.
-std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<std::string>& paths,
+// recipe order, then the `split` packages in file order, then the main package NAME.
+// `symlinks` is the subset of `paths` that are symlinks. Packages without files are
+// dropped, except the main package.
+std::vector<PackagePlan> PlanPackages(const Recipe& recipe, const std::vector<SplitPackage>& split,
+                                      const std::vector<std::string>& paths,
                                       const std::vector<std::string>& symlinks);
 
 // A source as the manifest records it.
@@ -53,6 +67,7 @@ struct EmitRequest {
   std::map<std::string, FileFacts> facts;
   std::vector<SourceRecord> sources;
   std::vector<BuildDepRecord> builddeps;
+  std::vector<SplitPackage> split;               // the default split (LoadSplit)
   std::map<std::string, std::string> toolchain;  // identity of the host toolchain
   std::string output_dir;                        // created if missing
   std::string scratch_dir;                       // per-package trees are staged here

@@ -2,10 +2,20 @@
 
 #include <string>
 
+#include "boulder/recipe/macros.h"
+#include "boulder/util/util.h"
 #include "gtest/gtest.h"
+#include "moss/base/temp_dir.h"
 
 namespace onix::boulder {
 namespace {
+
+// The split boulder ships (boulder/data/split.yaml).
+std::vector<SplitPackage> ShippedSplit() {
+  auto split = LoadSplit(SplitFile(DefaultMacroDir()));
+  EXPECT_TRUE(split.ok()) << split.status();
+  return split.ok() ? *split : std::vector<SplitPackage>{};
+}
 
 TEST(PathMatches, GlobsSpanDirectoriesAndDirectoriesMatchTheirContents) {
   EXPECT_TRUE(PathMatches("/usr/include", "/usr/include/a/b.h"));
@@ -31,7 +41,7 @@ TEST(PlanPackages, DefaultSplitPutsDevelopmentDocsAndDebugFilesInTheirPackages) 
                                           "/usr/share/doc/zlib/README",
                                           "/usr/lib/libc.so"};
   // libz.so is the development symlink; libc.so (musl's) is a real library.
-  auto plans = PlanPackages(r, paths, {"/usr/lib/libz.so"});
+  auto plans = PlanPackages(r, ShippedSplit(), paths, {"/usr/lib/libz.so"});
   ASSERT_EQ(plans.size(), 4u);
   EXPECT_EQ(plans[0].spec.name, "zlib");
   EXPECT_EQ(plans[0].spec.summary, "Compression");
@@ -54,13 +64,52 @@ TEST(PlanPackages, RecipeGlobsWinOverDefaultsAndEmptyPackagesAreDropped) {
   extra.summary = "Extra tools";
   extra.paths = {"/usr/bin/extra-*", "/usr/include/extra.h"};
   r.packages = {extra};
-  auto plans = PlanPackages(r, {"/usr/bin/extra-a", "/usr/bin/main", "/usr/include/extra.h"}, {});
+  auto plans = PlanPackages(r, ShippedSplit(), {"/usr/bin/extra-a", "/usr/bin/main", "/usr/include/extra.h"}, {});
   ASSERT_EQ(plans.size(), 2u);
   EXPECT_EQ(plans[0].spec.name, "tools");
   EXPECT_EQ(plans[0].files, std::vector<std::string>{"/usr/bin/main"});
   EXPECT_EQ(plans[1].spec.name, "tools-extra");
   EXPECT_EQ(plans[1].spec.summary, "Extra tools");
   EXPECT_EQ(plans[1].files, (std::vector<std::string>{"/usr/bin/extra-a", "/usr/include/extra.h"}));
+}
+
+TEST(LoadSplit, TheSplitIsDataAnotherFileSplitsDifferently) {
+  auto tmp = TempDir::Make("split-test-");
+  ASSERT_TRUE(tmp.ok());
+  const std::string file = tmp->path() + "/split.yaml";
+  ASSERT_TRUE(WriteFile(file,
+                        "packages:\n"
+                        "  - \"%(name)-headers\":\n"
+                        "      summary: Headers of %(name)\n"
+                        "      paths: [/usr/include]\n")
+                  .ok());
+  auto split = LoadSplit(file);
+  ASSERT_TRUE(split.ok()) << split.status();
+  Recipe r;
+  r.name = "zlib";
+  auto plans = PlanPackages(r, *split, {"/usr/include/zlib.h", "/usr/lib/libz.a"}, {});
+  ASSERT_EQ(plans.size(), 2u);
+  EXPECT_EQ(plans[0].spec.name, "zlib");
+  EXPECT_EQ(plans[0].files, std::vector<std::string>{"/usr/lib/libz.a"});
+  EXPECT_EQ(plans[1].spec.name, "zlib-headers");
+  EXPECT_EQ(plans[1].spec.summary, "Headers of zlib");
+}
+
+TEST(LoadSplit, BadFieldOrGlobOutsideUsrNamesTheFileAndLine) {
+  auto tmp = TempDir::Make("split-test-");
+  ASSERT_TRUE(tmp.ok());
+  const std::string file = tmp->path() + "/split.yaml";
+  ASSERT_TRUE(WriteFile(file, "packages:\n  - x:\n      paths:\n        - /etc/x\n").ok());
+  auto bad = LoadSplit(file);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(file + ":4: glob /etc/x is not below /usr/"),
+            std::string::npos)
+      << bad.status();
+  ASSERT_TRUE(WriteFile(file, "packages:\n  - x:\n      globs: [/usr/x]\n").ok());
+  bad = LoadSplit(file);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(file + ":3: unknown field globs"), std::string::npos)
+      << bad.status();
 }
 
 }  // namespace

@@ -237,6 +237,7 @@ class Parser {
         }
       } else if (key == "builddeps") {
         ONIX_ASSIGN_OR_RETURN(r.builddeps, StringList(v, key));
+        r.builddeps_line = Line(v);
         for (const std::string& d : r.builddeps) {
           auto dep = stone::Dependency::Parse(d);
           if (!dep.ok()) return Error(v, std::string(dep.status().message()));
@@ -292,7 +293,6 @@ class Parser {
       // A fixed default keeps builds reproducible even when the recipe says nothing.
       r.source_date_epoch = 315532800;  // 1980-01-01, the oldest date zip-style tools accept
     }
-    if (r.host_paths.empty()) r.host_paths.push_back("/usr");
     return r;
   }
 

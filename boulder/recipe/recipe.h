@@ -63,7 +63,9 @@ struct Recipe {
 
   std::vector<Upstream> upstreams;
   std::vector<std::string> builddeps;  // typed providers or names, resolved by moss
-  // Host directories bound read-only into the sandbox (the quarry host's toolchain).
+  int builddeps_line = 0;
+  // Host paths bound read-only into the sandbox besides the declared host toolchain
+  // (boulder/data/host/<toolchain>.yaml), each taken whole: "/usr" shows all of it.
   std::vector<std::string> host_paths;
   // Extra KEY=VALUE exports (before macro expansion).
   std::vector<std::pair<std::string, std::string>> environment;

@@ -79,7 +79,9 @@ TEST(ParseRecipe, FullRecipeParsesEveryField) {
   EXPECT_EQ(r->packages[0].paths, std::vector<std::string>{"/usr/bin/*"});
   EXPECT_EQ(r->packages[0].rundeps, std::vector<std::string>{"name(zlib)"});
   EXPECT_EQ(r->packages[0].provides, std::vector<std::string>{"binary(minigzip)"});
-  EXPECT_EQ(r->host_paths, std::vector<std::string>{"/usr"});
+  // No host-paths: the declared host toolchain alone (boulder/data/host/musl.yaml).
+  EXPECT_TRUE(r->host_paths.empty());
+  EXPECT_EQ(r->builddeps_line, 20);  // the first builddeps item
   EXPECT_EQ(r->toolchain, "musl");
 }
 

@@ -143,6 +143,7 @@ void SetLimit(int report_fd, int resource, uint64_t value, const char* name) {
   }
   for (const BindMount& b : cfg.binds) Bind(report_fd, b.source, root + b.target, b.writable);
   for (const auto& [link, target] : cfg.symlinks) {
+    MkdirP((root + link).substr(0, (root + link).rfind('/')), 0755);
     if (::symlink(target.c_str(), (root + link).c_str()) != 0 && errno != EEXIST) {
       Die(report_fd, StrCat("creating symlink ", link));
     }
