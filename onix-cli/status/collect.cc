@@ -98,6 +98,20 @@ absl::StatusOr<MachineStatus> CollectStatus(const StatusOptions& options) {
     }
   }
 
+  // Entries whose boot tries are used up (systemd-boot boot assessment): an update that did
+  // not finish booting, which the machine fell back from.
+  const boot::BootConfig boot_config = boot::WithDefaults(boot::DetectBootConfig(options.root));
+  absl::StatusOr<std::vector<boot::BootEntry>> all_entries =
+      boot::ListOnixEntries(boot::EntriesPartition(boot_config));
+  if (all_entries.ok()) {
+    for (const auto& e : *all_entries) {
+      if (e.name.tries_left == 0) {
+        s.warnings.push_back(StrCat("boot entry ", e.file, " of state ", e.name.fstx,
+                                    " is bad: it used up its boot tries without a good boot"));
+      }
+    }
+  }
+
   s.nix_daemon = nixplane::CheckDaemon(NixSocketOf(options), options.daemon_timeout).ToString();
   ONIX_ASSIGN_OR_RETURN(s.etc_overrides, EtcOverrides(options.root));
   ONIX_ASSIGN_OR_RETURN(bridge::BridgeStatus bridge,
