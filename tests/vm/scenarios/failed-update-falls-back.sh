@@ -49,6 +49,9 @@ update() {
     [ "$(s2)" != "$(s1)" ] && ls /boot/loader/entries &&
     [ -f "/boot/loader/entries/onix-$(s2)+1.conf" ] && echo "state $(s1) -> $(s2), entry onix-$(s2)+1.conf"
 }
+status_reports_bad() {
+  onix status --timeout 1 | tee /dev/stderr | grep -q "boot entry onix-$(s2)+0-1.conf of state $(s2) is bad"
+}
 entry_bad() {
   moss boot status | tee /dev/stderr | grep -q "onix-$(s2)+0-1.conf .*boots $(s2) (archived), bad"
 }
@@ -62,6 +65,7 @@ case $(cat "$STATE/phase" 2>/dev/null) in
   updated)
     step fell-back-to-state-1 on_state "$(s1)"
     step state-2-entry-bad entry_bad
+    step onix-status-reports-bad status_reports_bad
     step default-is-state-1 default_entry_boots "$(s1)"
     echo fellback >"$STATE/phase"
     end_boot reboot ;;
@@ -89,7 +93,7 @@ GUEST
     { echo "FAIL: after boot 2 no entry is marked bad (+0-1):"; esp_ls "$w/disk.img" /loader/entries; return 1; }
   echo "boot 2: the bad state crashed; its entry is $(esp_ls "$w/disk.img" /loader/entries | grep '+0-1\.conf$' | xargs -n1 basename)"
 
-  boot_check "$n" 3 "$w" fell-back-to-state-1 state-2-entry-bad default-is-state-1 || return 1
+  boot_check "$n" 3 "$w" fell-back-to-state-1 state-2-entry-bad onix-status-reports-bad default-is-state-1 || return 1
   tr -d '\r' <"$VM_LOG_DIR/$n-3.log" | grep -aq 'fell back to state' ||
     { echo "FAIL: boot 3: 80-boot-mark-good did not report the fallback"; vm_excerpt "$VM_LOG_DIR/$n-3.log" 40; return 1; }
   boot_check "$n" 4 "$w" still-state-1 || return 1
