@@ -5,6 +5,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/vm.sh"
+source "$here/lib/image.sh"
 
 scenarios=("$@")
 if ((${#scenarios[@]} == 0)); then
@@ -15,6 +16,18 @@ passed=0 failed=0 skipped=0 n=0
 results="$VM_WORK/results"
 mkdir -p "$results"
 missing=$(vm_missing)
+# Stones, repository and the base test image once, before scenarios run two at a time.
+files=()
+for name in "${scenarios[@]}"; do files+=("$here/scenarios/$name.sh"); done
+if [[ -z $missing ]] && grep -lq vm_test_image "${files[@]}" 2>/dev/null; then
+  t=$SECONDS
+  if prep=$(vm_prepare_images 2>&1); then
+    echo "vm suite: base test image ready in $((SECONDS - t)) s"
+  else
+    echo "vm suite: preparing the base test image failed:"; echo "$prep" | sed 's/^/    /'
+  fi
+  export VM_STONES_READY=1
+fi
 echo "vm suite: accelerator $( [[ -z $missing ]] && vm_accel || echo none), ${#scenarios[@]} scenarios"
 
 run_one() {
