@@ -20,6 +20,7 @@
 #include "moss/base/temp_dir.h"
 #include "moss/bootsync/bootsync.h"
 #include "moss/state/tree.h"
+#include "moss/transaction/crash_checks.h"
 #include "moss/transaction/crash_point.h"
 #include "moss/transaction/maintenance.h"
 #include "moss/transaction/recover.h"
@@ -133,16 +134,10 @@ class CrashTest : public ::testing::TestWithParam<std::string> {
     options_.boot_hook = bootsync::MakeBootHook();
   }
 
-  std::string ActiveNow() {
-    auto r = MachineRoot::Open(root_->path(), Access::kRead);
-    auto active = r->ActiveFstx();
-    return active.ok() && *active ? **active : "";
-  }
+  std::string ActiveNow() { return ActiveFstxOf(root_->path()); }
 
   std::map<std::string, std::string> UsrOf(const TempRoot& root, const std::string& rel) {
-    std::map<std::string, std::string> usr = root.HashTree(rel);
-    usr.erase(".fstx");  // its token differs per build
-    return usr;
+    return UsrHash(root, rel);
   }
 
   std::string Install(const std::vector<std::string>& stones) {
@@ -221,59 +216,8 @@ class CrashTest : public ::testing::TestWithParam<std::string> {
     return outcome;
   }
 
-  // Database, trees, store, history, /etc and /boot agree with the active state.
   void CheckConsistent(MachineRoot& r, std::string_view point) {
-    const std::string active = ActiveNow();
-    // Every retained state's tree walks and hashes as its manifest says; every object a
-    // retained state references is in the store; each tree's .fstx names its state.
-    auto verify = Verify(r, false);
-    ASSERT_TRUE(verify.ok()) << point << ": " << verify.status();
-    for (const auto& p : verify->problems) {
-      ADD_FAILURE() << point << ": verify: " << p.where << " " << p.path << " " << p.problem;
-    }
-    auto states = r.RetainedStates();
-    auto all = r.db().States(true);
-    ASSERT_TRUE(states.ok() && all.ok());
-    EXPECT_EQ(states->size(), all->size()) << point << ": a state without a tree or a candidate";
-    std::set<std::string> retained;
-    size_t actives = 0;
-    for (const auto& s : *states) {
-      retained.insert(s.fstx);
-      if (s.active) {
-        ++actives;
-        EXPECT_EQ(s.fstx, active) << point;
-      }
-    }
-    EXPECT_EQ(actives, 1u) << point;
-    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging")) << point;
-    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << point;
-    // History: HEAD is the active state and there is one ref per retained state.
-    const std::string git = StrCat("git --git-dir ", root_->path(), "/.moss/history.git ");
-    EXPECT_NE(onix::testing::RunCommand(git + "show HEAD:state").find("fstx " + active + "\n"),
-              std::string::npos)
-        << point;
-    auto refs = r.history().StateRefs();
-    ASSERT_TRUE(refs.ok());
-    EXPECT_EQ(std::set<std::string>(refs->begin(), refs->end()), retained) << point;
-    // /etc follows the active state's factory defaults.
-    auto active_rec = r.ActiveState();
-    ASSERT_TRUE(active_rec.ok() && active_rec->has_value()) << point;
-    auto manifest = r.ManifestOf(**active_rec);
-    const bool has_beta = manifest.ok() && manifest->Find("beta") != nullptr;
-    EXPECT_EQ(*fs::ExistsAt(root_->fd(), "etc/beta.conf"), has_beta) << point;
-    // Boot: one entry per retained state (all have kernels), each kernel copy present, the
-    // active state's entry first (sort key onix-0) and the default pattern in loader.conf.
-    auto entries = boot::ListOnixEntries(root_->Path("boot"));
-    ASSERT_TRUE(entries.ok()) << entries.status();
-    std::set<std::string> with_entry;
-    for (const auto& e : *entries) {
-      with_entry.insert(e.name.fstx);
-      EXPECT_EQ(e.sort_key, e.name.fstx == active ? "onix-0" : "onix-1") << point << " " << e.file;
-      EXPECT_TRUE(*fs::ExistsAt(root_->fd(), StrCat("boot", e.linux))) << point << " " << e.linux;
-    }
-    EXPECT_EQ(with_entry, retained) << point;
-    auto conf = fs::ReadFileAt(root_->fd(), "boot/loader/loader.conf", 1 << 16);
-    EXPECT_TRUE(conf.ok() && conf->find("default onix-*") != std::string::npos) << point;
+    ExpectConsistent(r, point, /*boot=*/true, {"beta.conf"});
   }
 
   void Report(std::string_view op, std::string_view point, std::string_view outcome) {

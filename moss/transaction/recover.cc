@@ -1,5 +1,7 @@
 #include "moss/transaction/recover.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <iterator>
 #include <map>
@@ -80,6 +82,34 @@ absl::StatusOr<SwitchContext> ContextOf(MachineRoot& root, const JournalRecord& 
   return ctx;
 }
 
+// libgit2 takes a ref or file lock by creating "<name>.lock" and renaming it over <name>; a
+// process killed in between leaves the lock file, and every later update of that ref fails.
+// Recovery runs under the root lock, so no other moss is writing history: any lock file in
+// .moss/history.git is stale. Removes them all (HEAD.lock, packed-refs.lock, refs/**.lock).
+absl::Status RemoveStaleHistoryLocks(MachineRoot& root, std::vector<std::string>& actions) {
+  absl::StatusOr<UniqueFd> git = fs::OpenDirAt(root.moss_fd(), "history.git");
+  if (absl::IsNotFound(git.status())) return absl::OkStatus();
+  if (!git.ok()) return git.status();
+  std::vector<std::string> pending = {"."};
+  while (!pending.empty()) {
+    const std::string rel = pending.back();
+    pending.pop_back();
+    ONIX_ASSIGN_OR_RETURN(UniqueFd dir, fs::OpenDirAt(git->get(), rel));
+    ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir.get()));
+    for (const auto& name : names) {
+      const std::string path = rel == "." ? name : StrCat(rel, "/", name);
+      if (absl::EndsWith(name, ".lock")) {
+        ONIX_RETURN_IF_ERROR(fs::UnlinkAt(dir.get(), name));
+        actions.push_back(StrCat("removed a stale history lock ", path));
+      } else if (rel == "." ? name == "refs" : true) {
+        absl::StatusOr<struct stat> st = fs::StatAt(dir.get(), name);
+        if (st.ok() && S_ISDIR(st->st_mode)) pending.push_back(path);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options) {
@@ -105,6 +135,8 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
                                        "); it was copied here. Remove it by hand"));
     }
   }
+  ONIX_RETURN_IF_ERROR_CTX(RemoveStaleHistoryLocks(root, actions), what);
+
   // With a journal of an install or activation, its tokens say which tree is which: ROOT/usr
   // holding the new tree means the commit point was passed (forward from the last phase
   // done), the old one means it was not (the rollback ladder). Anything else stops us.
