@@ -4,7 +4,8 @@
 # overlay of / (upper layer on a tmpfs), with a scratch directory bind-mounted at /nix. There
 # `onix-nix-integration seed --root /` seeds the overlay, the seeded busybox-init script starts
 # the daemon (recording its pid; only that pid is stopped), `nix profile install
-# nixpkgs#ripgrep` resolves offline to a local path flake, and a fresh login shell finds `rg`.
+# nixpkgs#ripgrep` resolves offline to a local path flake, and a fresh login shell finds `rg`,
+# for root and for an ordinary user who reaches the store only through the daemon.
 # Prints TAP-style lines and ends with "N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,6 +87,25 @@ EOF
     in_root TERM=dumb bash -l -c 'command -v rg | grep -q "^/home/tester/.nix-profile/bin/rg$" && rg --version | grep -q "ripgrep 13.0.0"'
   t "sourcing the hook twice adds PATH entries once" \
     in_root sh -c '. /etc/profile.d/nix.sh; . /etc/profile.d/nix.sh; [ "$(echo "$PATH" | tr : "\n" | grep -c nix-profile)" = 1 ]'
+  # An ordinary user, in no nixbld or trusted group, goes through the daemon: it cannot write
+  # /nix/store itself, so a successful install proves the daemon built and registered it.
+  t "an ordinary user (uid 1500, not in nixbld) is added to the overlay" \
+    in_root useradd --create-home --home-dir /home/alice --uid 1500 --user-group --shell /bin/bash alice
+  as_alice() { chroot --userspec=alice:alice "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/alice USER=alice LOGNAME=alice "$@"; }
+  t "the ordinary user is not a build user" sh -c "! chroot '$M' id -nG alice | grep -qw nixbld"
+  t "the ordinary user's nix store ping answers through the daemon" \
+    as_alice sh -c '. /etc/profile.d/nix.sh && [ "$NIX_REMOTE" = daemon ] && [ "$(id -u)" = 1500 ] && nix store ping 2>&1 | grep -q "Store URL: daemon"'
+  t "the ordinary user installs nixpkgs#ripgrep into their own profile" \
+    as_alice sh -c '. /etc/profile.d/nix.sh && timeout 120 nix profile install nixpkgs#ripgrep && nix profile list | grep -q ripgrep'
+  alice_profile() {
+    local d=$M/nix/var/nix/profiles/per-user/alice
+    [[ $(stat -c %u "$d") == 1500 ]] || { echo "per-user dir not alice's"; return 1; }
+    chroot "$M" test -L /nix/var/nix/profiles/per-user/alice/profile || { echo "no alice profile"; return 1; }
+    [[ $(stat -c %u "$M/nix/store") == 0 ]] || { echo "store not root's"; return 1; }
+  }
+  t "the daemon made the user's profile under per-user/alice, owned by alice" alice_profile
+  t "a fresh login shell of the ordinary user has rg from their own profile" \
+    as_alice TERM=dumb bash -l -c 'command -v rg | grep -q "^/home/alice/.nix-profile/bin/rg$" && rg --version | grep -q "ripgrep 13.0.0"'
   t "stopping the daemon: handshake says 'not running'" sh -c "
     chroot '$M' /usr/bin/env -i PATH=/usr/bin:/bin NIX_DAEMON_PIDFILE=/run/nix-daemon.pid /etc/init.d/nix-daemon stop &&
     chroot '$M' /opt/onix/bin/onix-nix-integration status --root / | grep -qx 'nix daemon:  not running'"
@@ -159,6 +179,22 @@ refused() {
 }
 t "uid taken by another name is refused with exit 1 and a clear message" refused
 t "refused seed wrote no /etc/nix" test ! -e "$R2/etc/nix"
+# A pre-existing seeded file with the declared bytes but a wrong mode and owner is corrected.
+R3=$S/modes
+mkdir -p "$R3/etc/init.d" "$R3/etc/nix"
+printf 'root:x:0:0::/root:/bin/sh\n' >"$R3/etc/passwd"
+"$BIN" install-data --root "$R3" --data nix-integration/data
+install -m 0600 nix-integration/data/nix-daemon.init "$R3/etc/init.d/nix-daemon"
+install -m 0666 -o 1000 -g 1000 nix-integration/data/nix.conf "$R3/etc/nix/nix.conf"
+modes_fixed() {
+  local out
+  out=$("$BIN" seed --root "$R3") || return 1
+  grep -qx 'seeded /etc/init.d/nix-daemon (mode 0600 -> 0755)' <<<"$out" &&
+    grep -qx 'seeded /etc/nix/nix.conf (mode 0666 -> 0644)' <<<"$out" &&
+    grep -qx 'seeded /etc/nix/nix.conf (owner 1000:1000 -> 0:0)' <<<"$out" &&
+    [[ $(stat -c '%a %u' "$R3/etc/init.d/nix-daemon") == '755 0' && $(stat -c '%a %u:%g' "$R3/etc/nix/nix.conf") == '644 0:0' ]]
+}
+t "pre-existing seeded files get the declared mode and root owner, reported" modes_fixed
 
 python3 - "$S/silent.sock" >/dev/null 2>&1 <<'EOF' &
 import socket, sys, time
