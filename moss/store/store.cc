@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -56,8 +57,8 @@ absl::StatusOr<Store> Store::Open(int moss_dirfd, std::string_view name) {
   return Store(std::move(fd));
 }
 
-absl::StatusOr<UniqueFd> Store::OpenShard(const ObjectKey& key, bool create) const {
-  const std::string shard = key.digest.Hex().substr(0, 2);
+absl::StatusOr<UniqueFd> Store::OpenShard(const Digest& digest, bool create) const {
+  const std::string shard = digest.Hex().substr(0, 2);
   if (create) {
     absl::Status made = fs::MkdirAt(fd_.get(), shard, 0755);
     if (!made.ok() && !absl::IsAlreadyExists(made)) return made;
@@ -69,6 +70,110 @@ absl::StatusOr<bool> Store::Has(const ObjectKey& key) const {
   return fs::ExistsAt(fd_.get(), key.RelPath());
 }
 
+namespace {
+
+absl::StatusOr<UniqueFd> OpenTmpfile(int shard_fd) {
+  int raw = ::openat(shard_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    const int err = errno;
+    return ErrnoError(err, "open(O_TMPFILE)");
+  }
+  return UniqueFd(raw);
+}
+
+// Gives the unnamed `tmp` the key's owner and mode and links it into the shard; a name that
+// already exists is another writer's copy of the same bytes.
+absl::Status LinkObject(int tmp, int shard_fd, const ObjectKey& key) {
+  // Ownership only matters (and is only possible) when we run as root; an unprivileged
+  // test root keeps our own uid.
+  if (::geteuid() == 0 && ::fchown(tmp, key.uid, key.gid) != 0) {
+    const int err = errno;
+    return ErrnoError(err, "fchown");
+  }
+  if (::fchmod(tmp, key.mode) != 0) {
+    const int err = errno;
+    return ErrnoError(err, "fchmod");
+  }
+  const std::string proc = StrCat("/proc/self/fd/", tmp);
+  const std::string name = key.Name();
+  if (::linkat(AT_FDCWD, proc.c_str(), shard_fd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    const int err = errno;
+    // Another writer (a parallel unpack of the same content) got there first: same bytes.
+    if (err == EEXIST) return absl::OkStatus();
+    return ErrnoError(err, StrCat("linkat(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyBytes(int from, int to, uint64_t length) {
+  uint64_t done = 0;
+  while (done < length) {
+    loff_t in_off = static_cast<loff_t>(done);
+    ssize_t n = ::copy_file_range(from, &in_off, to, nullptr, length - done, 0);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == EXDEV || err == ENOSYS || err == EOPNOTSUPP || err == EINVAL) break;
+      return ErrnoError(err, "copy_file_range");
+    }
+    if (n == 0) return Internal("copying an object: source shorter than expected");
+    done += static_cast<uint64_t>(n);
+  }
+  std::string buf(done < length ? 1 << 16 : 0, '\0');  // only when the kernel could not copy
+  while (done < length) {
+    ssize_t n = ::pread(from, buf.data(), std::min<uint64_t>(buf.size(), length - done),
+                        static_cast<off_t>(done));
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      if (err == EINTR) continue;
+      return ErrnoError(err, "pread");
+    }
+    ONIX_RETURN_IF_ERROR(fs::WriteAll(to, std::string_view(buf.data(), n), "object copy"));
+    done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ObjectWriter> Store::BeginObject(const Digest& digest) const {
+  const std::string what = StrCat("adding store object ", digest.Hex());
+  absl::StatusOr<UniqueFd> shard = OpenShard(digest, /*create=*/true);
+  if (!shard.ok()) return Annotate(shard.status(), what);
+  absl::StatusOr<UniqueFd> tmp = OpenTmpfile(shard->get());
+  if (!tmp.ok()) return Annotate(tmp.status(), what);
+  return ObjectWriter(fd_.get(), digest, std::move(*shard), std::move(*tmp));
+}
+
+absl::Status ObjectWriter::Append(std::string_view bytes) {
+  hash_.Update(bytes);
+  size_ += bytes.size();
+  return fs::WriteAll(tmp_.get(), bytes, StrCat("store object ", digest_.Hex()));
+}
+
+absl::Status ObjectWriter::Publish(const std::vector<ObjectKey>& keys) {
+  const std::string what = StrCat("adding store object ", digest_.Hex());
+  if (hash_.Finish() != digest_) {
+    return DataLoss(StrCat(what, ": content does not match its digest"));
+  }
+  bool used = false;  // the tmpfile is linked under one key; other variants are copies
+  for (const ObjectKey& key : keys) {
+    if (key.digest != digest_) return Internal(StrCat(what, ": key ", key.Name(), " is not ours"));
+    ONIX_ASSIGN_OR_RETURN(bool has, fs::ExistsAt(store_fd_, key.RelPath()));
+    if (has) continue;
+    if (!used) {
+      ONIX_RETURN_IF_ERROR_CTX(LinkObject(tmp_.get(), shard_.get(), key), what);
+      used = true;
+      continue;
+    }
+    ONIX_ASSIGN_OR_RETURN(UniqueFd copy, OpenTmpfile(shard_.get()));
+    ONIX_RETURN_IF_ERROR_CTX(CopyBytes(tmp_.get(), copy.get(), size_), what);
+    ONIX_RETURN_IF_ERROR_CTX(LinkObject(copy.get(), shard_.get(), key), what);
+  }
+  tmp_.reset();
+  return absl::OkStatus();
+}
+
 absl::Status Store::Put(const ObjectKey& key, std::string_view bytes) {
   const std::string what = StrCat("adding store object ", key.Name());
   if (Sha256Of(bytes) != key.digest) {
@@ -76,33 +181,9 @@ absl::Status Store::Put(const ObjectKey& key, std::string_view bytes) {
   }
   ONIX_ASSIGN_OR_RETURN(bool has, Has(key));
   if (has) return absl::OkStatus();
-  ONIX_ASSIGN_OR_RETURN(UniqueFd shard, OpenShard(key, /*create=*/true));
-  int raw = ::openat(shard.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-  if (raw < 0) {
-    const int err = errno;
-    return Annotate(ErrnoError(err, "open(O_TMPFILE)"), what);
-  }
-  UniqueFd tmp(raw);
-  ONIX_RETURN_IF_ERROR_CTX(fs::WriteAll(tmp.get(), bytes, key.Name()), what);
-  // Ownership only matters (and is only possible) when we run as root; an unprivileged
-  // test root keeps our own uid.
-  if (::geteuid() == 0 && ::fchown(tmp.get(), key.uid, key.gid) != 0) {
-    const int err = errno;
-    return Annotate(ErrnoError(err, "fchown"), what);
-  }
-  if (::fchmod(tmp.get(), key.mode) != 0) {
-    const int err = errno;
-    return Annotate(ErrnoError(err, "fchmod"), what);
-  }
-  const std::string proc = StrCat("/proc/self/fd/", tmp.get());
-  const std::string name = key.Name();
-  if (::linkat(AT_FDCWD, proc.c_str(), shard.get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-    const int err = errno;
-    // Another writer (a parallel unpack of the same content) got there first: same bytes.
-    if (err == EEXIST) return absl::OkStatus();
-    return Annotate(ErrnoError(err, StrCat("linkat(", name, ")")), what);
-  }
-  return absl::OkStatus();
+  ONIX_ASSIGN_OR_RETURN(ObjectWriter w, BeginObject(key.digest));
+  ONIX_RETURN_IF_ERROR(w.Append(bytes));
+  return w.Publish({key});
 }
 
 absl::Status Store::Verify(const ObjectKey& key) const {

@@ -45,6 +45,37 @@ struct ObjectKey {
   }
 };
 
+class Store;
+
+// One object being added piece by piece: an unnamed O_TMPFILE in its shard, hashed as it is
+// written. Nothing is visible in the store until Publish, and a writer dropped before it
+// leaves nothing behind. Lets a stone's content enter the store with one chunk in memory
+// instead of the whole file.
+class ObjectWriter {
+ public:
+  ObjectWriter(ObjectWriter&&) = default;
+  ObjectWriter& operator=(ObjectWriter&&) = default;
+
+  absl::Status Append(std::string_view bytes);
+
+  // Checks that the appended bytes hash to the digest (DataLoss, and nothing published,
+  // otherwise), then links the object under each of `keys` (all of this digest; the first
+  // gets this inode, other mode/owner variants a copy), skipping keys already present. Each
+  // object appears atomically. Not fsynced (see Store::Put).
+  absl::Status Publish(const std::vector<ObjectKey>& keys);
+
+ private:
+  friend class Store;
+  ObjectWriter(int store_fd, const Digest& digest, UniqueFd shard, UniqueFd tmp)
+      : store_fd_(store_fd), digest_(digest), shard_(std::move(shard)), tmp_(std::move(tmp)) {}
+
+  int store_fd_;
+  Digest digest_;
+  UniqueFd shard_, tmp_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
 class Store {
  public:
   // Opens (creating when missing, mode 0755) the store directory `name` below `moss_dirfd`.
@@ -64,6 +95,9 @@ class Store {
   // its commit point.
   absl::Status Put(const ObjectKey& key, std::string_view bytes);
 
+  // Starts adding an object of `digest` piece by piece (see ObjectWriter).
+  absl::StatusOr<ObjectWriter> BeginObject(const Digest& digest) const;
+
   // Re-hashes object `key`: NotFound when missing, DataLoss when its bytes no longer match.
   absl::Status Verify(const ObjectKey& key) const;
 
@@ -81,7 +115,7 @@ class Store {
 
  private:
   explicit Store(UniqueFd fd) : fd_(std::move(fd)) {}
-  absl::StatusOr<UniqueFd> OpenShard(const ObjectKey& key, bool create) const;
+  absl::StatusOr<UniqueFd> OpenShard(const Digest& digest, bool create) const;
 
   UniqueFd fd_;
 };

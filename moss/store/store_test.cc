@@ -53,6 +53,47 @@ TEST(Store, PutRefusesBytesThatDoNotMatchTheDigest) {
   EXPECT_FALSE(*store->Has(key));
 }
 
+TEST(Store, ObjectWriterPublishesStreamedBytesUnderEveryModeVariant) {
+  auto tmp = TempDir::Make("store-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  const Digest d = Sha256Of("hello world");
+  const ObjectKey plain = ObjectKey::For(d, 0644, 0, 0), exec = ObjectKey::For(d, 0755, 0, 0);
+  auto w = store->BeginObject(d);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(w->Append("hello ").ok());
+  ASSERT_TRUE(w->Append("world").ok());
+  EXPECT_TRUE(store->List()->empty()) << "nothing is visible before Publish";
+  ASSERT_TRUE(w->Publish({plain, exec}).ok());
+  EXPECT_TRUE(store->Verify(plain).ok());
+  EXPECT_TRUE(store->Verify(exec).ok());
+  auto a = fs::StatAt(store->fd(), plain.RelPath()), b = fs::StatAt(store->fd(), exec.RelPath());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->st_mode & 07777, 0444u);
+  EXPECT_EQ(b->st_mode & 07777, 0555u);
+  EXPECT_NE(a->st_ino, b->st_ino) << "mode variants must be separate inodes";
+  EXPECT_EQ(b->st_size, 11);
+}
+
+TEST(Store, ObjectWriterRefusesBytesThatDoNotMatchAndLeavesNothing) {
+  auto tmp = TempDir::Make("store-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  const ObjectKey key = ObjectKey::For(Sha256Of("data"), 0644, 0, 0);
+  auto w = store->BeginObject(key.digest);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("dat").ok());
+  ASSERT_TRUE(w->Append("X").ok());
+  absl::Status s = w->Publish({key});
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_FALSE(*store->Has(key));
+  auto shard = fs::OpenDirAt(store->fd(), key.digest.Hex().substr(0, 2));
+  ASSERT_TRUE(shard.ok());
+  EXPECT_TRUE(fs::ListDir(shard->get())->empty());
+}
+
 TEST(Store, VerifyDetectsCorruptionAndRemoveDeletes) {
   auto tmp = TempDir::Make("store-test");
   ASSERT_TRUE(tmp.ok());
