@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "moss/base/status.h"
@@ -13,21 +16,45 @@
 namespace onix::moss::transaction {
 namespace {
 
-// Streams one stone and puts every still-needed object it carries.
+// Streams one stone into the store: each still-needed digest goes through an ObjectWriter
+// chunk by chunk, so memory stays at one read buffer and one zstd window per worker whatever
+// the file sizes. A digest is claimed in `done` when its bytes begin, so two stones carrying
+// it never write it twice; a failed stream fails the whole fetch, so a claim never hides a
+// missing object.
 absl::Status FillFrom(store::Store& store, const stone::StoneReader& reader,
                       const NeededObjects& needed, std::mutex& mu, std::set<Digest>& done) {
-  return reader.ForEachContent([&](const Digest& d, std::string_view bytes) -> absl::Status {
-    auto it = needed.find(d);
-    if (it == needed.end()) return absl::OkStatus();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (done.count(d)) return absl::OkStatus();
-    }
-    for (const auto& key : it->second) ONIX_RETURN_IF_ERROR(store.Put(key, bytes));
-    std::lock_guard<std::mutex> lock(mu);
-    done.insert(d);
-    return absl::OkStatus();
-  });
+  std::optional<store::ObjectWriter> writer;
+  std::vector<store::ObjectKey> keys;
+  return reader.StreamContent(
+      [&](const stone::ContentRange& c) -> absl::Status {
+        writer.reset();
+        auto it = needed.find(c.digest);
+        if (it == needed.end()) return absl::OkStatus();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!done.insert(c.digest).second) return absl::OkStatus();
+        }
+        keys.assign(it->second.begin(), it->second.end());
+        ONIX_ASSIGN_OR_RETURN(store::ObjectWriter w, store.BeginObject(c.digest));
+        writer.emplace(std::move(w));
+        return absl::OkStatus();
+      },
+      [&](std::string_view bytes) -> absl::Status {
+        return writer ? writer->Append(bytes) : absl::OkStatus();
+      },
+      [&](const stone::ContentRange&) -> absl::Status {
+        if (!writer) return absl::OkStatus();
+        absl::Status s = writer->Publish(keys);
+        writer.reset();
+        return s;
+      });
+}
+
+// Stones unpacked at once: enough to keep both CPU and disk busy, few enough that memory
+// (a read buffer and a zstd window each) stays small however many stones a transaction has.
+int FetchWorkers(size_t stones) {
+  const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(std::min<size_t>(stones, static_cast<size_t>(std::clamp(cpus, 2, 8))));
 }
 
 }  // namespace
@@ -60,13 +87,17 @@ absl::Status FetchObjects(MachineRoot& root, const NeededObjects& needed,
   }
   std::vector<absl::Status> results(useful.size());
   {
-    std::vector<std::thread> workers;
-    for (size_t i = 0; i < useful.size(); ++i) {
-      workers.emplace_back([&, i] {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto work = [&] {
+      for (size_t i; !failed && (i = next.fetch_add(1)) < useful.size();) {
         results[i] = Annotate(FillFrom(root.store(), *useful[i], needed, mu, done),
                               StrCat("unpacking ", useful[i]->path()));
-      });
-    }
+        if (!results[i].ok()) failed = true;
+      }
+    };
+    std::vector<std::thread> workers;
+    for (int t = 0; t < FetchWorkers(useful.size()); ++t) workers.emplace_back(work);
     for (auto& w : workers) w.join();
   }
   for (const auto& s : results) ONIX_RETURN_IF_ERROR(s);

@@ -25,8 +25,9 @@ using NeededObjects = std::map<Digest, std::set<store::ObjectKey>>;
 absl::StatusOr<NeededObjects> MissingObjects(const store::Store& store,
                                              const std::vector<stone::LayoutEntry>& layout);
 
-// Adds every needed object: first from `sources` (one worker per stone), then from cached
-// stones that the database says carry the digest. NotFound naming a digest nobody has.
+// Adds every needed object: first from `sources` (a few workers, one stone each at a time,
+// streaming each file into the store), then from cached stones that the database says carry
+// the digest. NotFound naming a digest nobody has.
 // Objects appear atomically (see Store::Put); nothing is synced here.
 absl::Status FetchObjects(MachineRoot& root, const NeededObjects& needed,
                           const std::vector<const stone::StoneReader*>& sources);
