@@ -107,7 +107,7 @@ bool AfterCommit(std::string_view point) {
   return false;
 }
 
-class CrashTest : public ::testing::TestWithParam<std::string> {
+class CrashFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     auto root = TempRoot::Make();
@@ -231,6 +231,8 @@ class CrashTest : public ::testing::TestWithParam<std::string> {
   Options options_;
 };
 
+class CrashTest : public CrashFixture, public ::testing::WithParamInterface<std::string> {};
+
 TEST_P(CrashTest, InstallKilledAtEveryPointRecoversToOldOrNew) {
   const std::string point = GetParam();
   Install({linux1_, a_});
@@ -347,6 +349,155 @@ TEST_P(PruneCrashTest, PruneKilledAtEveryPointRemovesTheStateWholeOrNotAtAll) {
 
 INSTANTIATE_TEST_SUITE_P(EveryPoint, PruneCrashTest, ::testing::ValuesIn(RemovalPoints()),
                          ParamName);
+
+// The rollback ladder in-process: a failure at each step before the commit point (including
+// right after the rename, which needs the reverse exchange) leaves the old state active, the
+// candidate quarantined, no row, no staging, no journal, and the next transaction works.
+TEST_F(CrashFixture, FailureAtEveryStepBeforeTheCommitRollsBackByTheLadder) {
+  Install({linux1_, a_});
+  const std::string old_active = ActiveNow();
+  const auto before = UsrOf(*root_, "usr");
+  const auto boot_before = UsrOf(*root_, "boot");
+  for (const char* step : {"candidate-intent", "tx-triggers-intent", "usr-exchange-intent",
+                           "usr-renamed"}) {
+    ::setenv("MOSS_FAIL_AT", step, 1);
+    std::string candidate;
+    {
+      auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+      auto res = Apply(*r, *InstallSelection(*r, {linux2_, b_}), options_);
+      ::unsetenv("MOSS_FAIL_AT");
+      ASSERT_FALSE(res.ok()) << step;
+      EXPECT_TRUE(absl::IsInternal(res.status())) << res.status();
+      EXPECT_NE(res.status().message().find(StrCat("injected failure at ", step)),
+                std::string::npos)
+          << res.status();
+      EXPECT_NE(res.status().message().find("rolled back; the active state is unchanged"),
+                std::string::npos)
+          << res.status();
+      EXPECT_EQ(UsrOf(*root_, "usr"), before) << step;
+      EXPECT_EQ(ActiveNow(), old_active) << step;
+      EXPECT_EQ(UsrOf(*root_, "boot"), boot_before) << step;
+      ExpectConsistent(*r, step, /*boot=*/true, {"beta.conf"});
+      // Only beta's and kernel 6.2's objects were new; they are freed again.
+      EXPECT_EQ(r->store().List()->size(), 2u) << step;
+    }
+    if (std::string(step) != "candidate-intent") {
+      // A finished candidate is kept for inspection, and only the newest one.
+      auto qdir = fs::OpenDirAt(root_->fd(), ".moss/quarantine");
+      ASSERT_TRUE(qdir.ok()) << step << ": " << qdir.status();
+      auto q = fs::ListDir(qdir->get());
+      ASSERT_TRUE(q.ok()) << step;
+      ASSERT_EQ(q->size(), 1u) << step;
+      auto tree = fs::OpenDirAt(root_->fd(), ".moss/quarantine/" + q->front());
+      ASSERT_TRUE(tree.ok());
+      EXPECT_EQ(state::ReadTreeId(tree->get())->fstx, q->front()) << step;
+    }
+  }
+  // A failing activation goes back to its archive.
+  const std::string second = Install({linux2_, b_});
+  const auto second_usr = UsrOf(*root_, "usr");
+  ::setenv("MOSS_FAIL_AT", "usr-renamed", 1);
+  {
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    auto res = Activate(*r, old_active, options_);
+    ::unsetenv("MOSS_FAIL_AT");
+    ASSERT_FALSE(res.ok());
+    EXPECT_EQ(ActiveNow(), second);
+    EXPECT_EQ(UsrOf(*root_, "usr"), second_usr);
+    EXPECT_EQ(UsrOf(*root_, StrCat(".moss/root/", old_active, "/usr")), before);
+    ExpectConsistent(*r, "activate", /*boot=*/true, {"beta.conf"});
+    EXPECT_TRUE(Activate(*r, old_active, options_).ok());
+  }
+  EXPECT_EQ(UsrOf(*root_, "usr"), before);
+}
+
+// Recovery never guesses: when ROOT/usr is neither the tree the journal came from nor the one
+// it went to (here: the right fstx but another token), it stops, says what to do, and changes
+// nothing.
+TEST_F(CrashFixture, RecoveryStopsWhenUsrIsNeitherTreeOfTheJournal) {
+  Install({linux1_, a_});
+  ASSERT_EQ(CrashIn("usr-exchange-intent",
+                    [&](MachineRoot& r) -> absl::Status {
+                      ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {b_}));
+                      return Apply(r, sel, options_).status();
+                    }),
+            1);
+  auto usr = fs::OpenDirAt(root_->fd(), "usr");
+  const state::TreeId id = *state::ReadTreeId(usr->get());
+  ASSERT_TRUE(state::WriteTreeId(usr->get(), {id.fstx, "0123456789abcdef"}).ok());
+  const auto staged = UsrOf(*root_, ".moss/root/staging/usr");
+  auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+  auto report = Recover(*r, options_);
+  ASSERT_TRUE(absl::IsFailedPrecondition(report.status())) << report.status();
+  EXPECT_NE(report.status().message().find("will not guess"), std::string::npos);
+  EXPECT_NE(report.status().message().find("then run moss state recover"), std::string::npos);
+  EXPECT_TRUE(*fs::ExistsAt(root_->fd(), ".moss/journal"));
+  EXPECT_EQ(UsrOf(*root_, ".moss/root/staging/usr"), staged);
+  // Put right by hand, recovery finishes.
+  ASSERT_TRUE(state::WriteTreeId(usr->get(), id).ok());
+  EXPECT_TRUE(Recover(*r, options_).ok());
+  ExpectConsistent(*r, "after the fix", /*boot=*/true, {"beta.conf"});
+}
+
+// Two moss processes never interleave: while one is stopped in the middle of its transaction
+// (right after the exchange), a second one that may not wait is refused naming the holder, and
+// one that waits blocks until the first is done, then builds on its result.
+TEST_F(CrashFixture, SecondMossDuringATransactionWaitsOrIsRefused) {
+  const std::string first = Install({linux1_, a_});
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    ::setenv("MOSS_PAUSE_AT", "usr-renamed", 1);
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    ::_exit(r.ok() && Apply(*r, *InstallSelection(*r, {linux2_, b_}), options_).ok() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, WUNTRACED), holder);
+  ASSERT_TRUE(WIFSTOPPED(status)) << "the first moss did not reach its pause point";
+  auto journal = fs::ReadFileAt(root_->fd(), ".moss/journal", 1 << 20);
+  ASSERT_TRUE(journal.ok()) << "the first moss is mid-transaction";
+
+  // A second process that must not wait: refused, naming the holder; nothing changed.
+  const auto mid_usr = UsrOf(*root_, "usr");
+  const pid_t refused = ::fork();
+  if (refused == 0) {
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    const bool ok = absl::IsUnavailable(r.status()) &&
+                    std::string(r.status().message()).find(std::to_string(holder)) !=
+                        std::string::npos;
+    ::_exit(ok ? 0 : 1);
+  }
+  ASSERT_EQ(::waitpid(refused, &status, 0), refused);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the second moss was not refused";
+
+  // A second process that waits: still blocked after a while, then runs after the first.
+  const pid_t waiter = ::fork();
+  if (waiter == 0) {
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kWait);
+    ::_exit(r.ok() && Apply(*r, *InstallSelection(*r, {c_}), options_).ok() ? 0 : 1);
+  }
+  ::usleep(500 * 1000);
+  EXPECT_EQ(::waitpid(waiter, &status, WNOHANG), 0) << "the waiting moss did not wait";
+  EXPECT_EQ(UsrOf(*root_, "usr"), mid_usr);
+  EXPECT_EQ(*fs::ReadFileAt(root_->fd(), ".moss/journal", 1 << 20), *journal);
+  ::kill(holder, SIGCONT);
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(::waitpid(waiter, &status, 0), waiter);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  // Serial: state 3 (the waiter's) was built on state 2 (the first's), which was built on 1.
+  auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+  auto states = r->db().States(true);
+  ASSERT_EQ(states->size(), 3u);
+  EXPECT_EQ((*states)[0].fstx, first);
+  EXPECT_EQ((*states)[1].parent_fstx, first);
+  EXPECT_EQ((*states)[2].parent_fstx, (*states)[1].fstx);
+  auto m = r->ManifestOf((*states)[2]);
+  EXPECT_NE(m->Find("beta"), nullptr);
+  EXPECT_NE(m->Find("gamma"), nullptr);
+  ExpectConsistent(*r, "after both", /*boot=*/true, {"beta.conf"});
+}
 
 }  // namespace
 }  // namespace onix::moss::transaction
