@@ -324,7 +324,7 @@ TEST_F(OnixCliTest, UpdateSyncsFromTheRepositoryKeepsLocalEtcAndSaysWhenToReboot
   ASSERT_EQ(::rename(v1.c_str(), root_->Path("repo/base-1.stone").c_str()), 0);
   ASSERT_TRUE(moss::repo::BuildIndex(root_->Path("repo")).ok());
   ASSERT_TRUE(
-      moss::repo::AddRepo(root_->path(), {"main", "file://" + root_->Path("repo"), 0, true, ""})
+      moss::repo::AddRepo(root_->path(), {"main", "file://" + root_->Path("repo"), 0, true, "", ""})
           .ok());
   CliRun first = Onix("--root " + root_->path() + " update");  // refreshes the index
   ASSERT_EQ(first.exit_code, 0) << first.out;
