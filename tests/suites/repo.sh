@@ -154,7 +154,7 @@ python3 -u "$tls/serve.py" "$srv" "$tls/srv.pem" "$tls/srv.key" >"$work/https.lo
 server_pid=$!
 tport=
 for _ in $(seq 50); do
-  tport=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$work/https.log" | head -1)
+  tport=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$work/https.log" 2>/dev/null | head -1)
   [ -n "$tport" ] && break
   sleep 0.1
 done
@@ -183,6 +183,25 @@ out=$(SSL_CERT_FILE=$tls/ca.pem "$moss" -D "$uroot" -y install zlib 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q '^fetching zlib-1.3.stone' <<<"$out" && grep -q '^fetched zlib' <<<"$out" &&
   ! grep -q $'\e' <<<"$out" && ! grep -q 'total' <<<"$out"; then
   ok "without a terminal downloads are plain lines"; else notok "without a terminal downloads are plain lines"; echo "rc=$rc $out" | cat -v; fi
+
+# A self-signed server certificate (no CA at all) is refused too, and says so.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$tls/self.key" -out "$tls/self.pem" -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  >>"$work/openssl.log" 2>&1
+python3 -u "$tls/serve.py" "$srv" "$tls/self.pem" "$tls/self.key" >"$work/https-self.log" 2>&1 &
+self_pid=$!
+sport=
+for _ in $(seq 50); do
+  sport=$(sed -n 's/^port \([0-9]*\).*/\1/p' "$work/https-self.log" 2>/dev/null | head -1)
+  [ -n "$sport" ] && break
+  sleep 0.1
+done
+sroot=$work/sroot
+"$moss" -D "$sroot" repo add selfsigned "https://localhost:$sport" >/dev/null 2>&1
+out=$("$moss" -D "$sroot" repo update 2>&1); rc=$?
+kill "$self_pid" 2>/dev/null
+if [ $rc -ne 0 ] && grep -q 'certificate is not trusted: self-signed certificate' <<<"$out"; then
+  ok "a self-signed https certificate is refused as self-signed"; else notok "a self-signed https certificate is refused as self-signed"; echo "rc=$rc $out"; fi
 
 hroot=$work/hroot
 "$moss" -D "$hroot" repo add byip "https://127.0.0.1:$tport" --ca-file "$tls/ca.pem" >/dev/null 2>&1
