@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Repositories end to end through the moss CLI (docs/repositories.md): keygen, index (byte
 # identical on re-index), signed repositories over HTTP from a python3 http.server on
-# 127.0.0.1 started here, search, resolution problems, sync --dry-run, cache.
+# 127.0.0.1 started here, search, info, --debug-solver, resolution problems, sync --dry-run,
+# cache; HTTPS with a CA made here (trusted, unknown CA, self-signed, wrong host) and the
+# progress bars through a real pty (script(1)) versus plain lines without one.
 # Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
