@@ -222,8 +222,13 @@ absl::StatusOr<std::optional<StoneRecord>> Db::GetStone(const Digest& digest) {
 }
 
 absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_digest) {
-  ONIX_ASSIGN_OR_RETURN(std::optional<StoneRecord> have, GetStone(stone_digest));
-  if (!have) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in the database"));
+  if (auto it = layouts_.find(stone_digest); it != layouts_.end()) return it->second;
+  {
+    Stmt known(db_.get(), "SELECT 1 FROM stones WHERE digest = ?");
+    known.Bind(1, stone_digest.Hex());
+    ONIX_ASSIGN_OR_RETURN(bool row, known.Step("reading stone"));
+    if (!row) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in the database"));
+  }
   Stmt s(db_.get(),
          "SELECT path, kind, mode, uid, gid, target, digest, size FROM layout WHERE stone = ? "
          "ORDER BY path");
@@ -234,6 +239,7 @@ absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_d
     if (!row) break;
     out.push_back(EntryFromRow(s, 0));
   }
+  layouts_[stone_digest] = out;
   return out;
 }
 
@@ -269,6 +275,7 @@ absl::StatusOr<std::vector<Digest>> Db::DeleteUnreferencedStones() {
     ONIX_RETURN_IF_ERROR(del.Bind(1, d.Hex()).Run("deleting stone"));
   }
   ONIX_RETURN_IF_ERROR(tx.Commit());
+  for (const auto& d : out) layouts_.erase(d);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,7 +63,9 @@ class Db {
   absl::Status PutStone(const Digest& digest, const stone::Meta& meta,
                         const std::vector<stone::LayoutEntry>& layout);
   absl::StatusOr<std::optional<StoneRecord>> GetStone(const Digest& digest);
-  // The layout of a known stone, sorted by path; NotFound when the stone is unknown.
+  // The layout of a known stone, sorted by path; NotFound when the stone is unknown. A
+  // stone's layout never changes (it is named by the stone's digest), so each is read from
+  // SQLite once per Db: an activation reads the layouts of two states that share most stones.
   absl::StatusOr<std::vector<stone::LayoutEntry>> Layout(const Digest& stone_digest);
   // Digests of stones that ship content `digest` (for repairing the store from the cache).
   absl::StatusOr<std::vector<Digest>> StonesWithContent(const Digest& digest);
@@ -99,6 +102,7 @@ class Db {
 
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
+  std::map<Digest, std::vector<stone::LayoutEntry>> layouts_;  // see Layout()
 };
 
 }  // namespace onix::moss::db

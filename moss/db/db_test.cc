@@ -46,6 +46,8 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
   EXPECT_EQ((*owners)[0].entry.digest, Sha256Of("z"));
   EXPECT_EQ(db->StonesWithContent(Sha256Of("z"))->size(), 1u);
   EXPECT_TRUE(db->DeleteUnreferencedStones()->empty());
+  // Read (and kept) before the stone goes: the deletion must not leave it readable.
+  ASSERT_EQ(db->Layout(stone_digest)->size(), 1u);
   ASSERT_TRUE(db->DeleteState(1).ok());
   EXPECT_EQ(db->DeleteUnreferencedStones()->size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(db->Layout(stone_digest).status()));
