@@ -196,8 +196,7 @@ absl::Status FetchHttp(const FetchJob& job, const FetchOptions& options, int fd,
       // certificate belongs to another host.
       std::string refused;
       stream.set_verify_callback([&refused, check = net::ssl::host_name_verification(u.host),
-                                  host = u.host](bool preverified,
-                                                 net::ssl::verify_context& vctx) {
+                                  host = u.host](bool preverified, net::ssl::verify_context& vctx) {
         X509_STORE_CTX* sctx = vctx.native_handle();
         if (!preverified) {
           if (refused.empty()) {

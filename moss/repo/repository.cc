@@ -175,10 +175,11 @@ absl::StatusOr<std::vector<AvailablePackage>> FindAvailable(const std::string& r
       if (p.meta.name == name) out.push_back({r.name, r.priority, std::move(p)});
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const AvailablePackage& a, const AvailablePackage& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    return solver::CompareVersions(a.package.meta, b.package.meta) > 0;
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AvailablePackage& a, const AvailablePackage& b) {
+                     if (a.priority != b.priority) return a.priority > b.priority;
+                     return solver::CompareVersions(a.package.meta, b.package.meta) > 0;
+                   });
   return out;
 }
 

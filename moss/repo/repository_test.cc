@@ -212,7 +212,8 @@ TEST(Fetch, FollowsRedirects) {
   const std::string dest = fx.root.path() + "/app.stone";
   auto want = Sha256Path(fx.repo_dir.path() + "/app-1.0.stone");
   ASSERT_TRUE(want.ok());
-  absl::Status st = Fetch({(*server)->url() + "/redirect/app-1.0.stone", dest, *want, 0, "app", ""});
+  absl::Status st =
+      Fetch({(*server)->url() + "/redirect/app-1.0.stone", dest, *want, 0, "app", ""});
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(*Sha256Path(dest), *want);
 }
@@ -230,8 +231,8 @@ TEST(Fetch, ResumesAPartialDownloadWithRange) {
     ASSERT_EQ(::write(fd->get(), bytes->data(), bytes->size() / 2),
               static_cast<ssize_t>(bytes->size() / 2));
   }
-  absl::Status st =
-      Fetch({(*server)->url() + "/app-1.0.stone", dest, Sha256Of(*bytes), bytes->size(), "app", ""});
+  absl::Status st = Fetch(
+      {(*server)->url() + "/app-1.0.stone", dest, Sha256Of(*bytes), bytes->size(), "app", ""});
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ((*server)->range_requests(), 1);
   EXPECT_EQ(*ReadPath(dest), *bytes);
@@ -258,9 +259,9 @@ TEST(Fetch, StalledServerTimesOut) {
   ASSERT_TRUE(root.ok());
   FetchOptions options;
   options.timeout = std::chrono::milliseconds(200);
-  absl::Status st = Fetch(
-      {"http://127.0.0.1:" + std::to_string(port) + "/x", root->path() + "/x", std::nullopt, 0, "", ""},
-      options);
+  absl::Status st = Fetch({"http://127.0.0.1:" + std::to_string(port) + "/x", root->path() + "/x",
+                           std::nullopt, 0, "", ""},
+                          options);
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
   EXPECT_NE(st.message().find("timed out"), std::string::npos) << st;
 }

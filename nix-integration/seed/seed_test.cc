@@ -137,8 +137,9 @@ TEST_F(SeedTest, PreExistingSeededFilesGetTheirDeclaredModeAndOwner) {
   EXPECT_NE(std::find(changed.begin(), changed.end(), "/etc/nix/nix.conf (mode 0666 -> 0644)"),
             changed.end());
   if (as_root) {
-    EXPECT_NE(std::find(changed.begin(), changed.end(), "/etc/nix/nix.conf (owner 1000:1000 -> 0:0)"),
-              changed.end());
+    EXPECT_NE(
+        std::find(changed.begin(), changed.end(), "/etc/nix/nix.conf (owner 1000:1000 -> 0:0)"),
+        changed.end());
   }
   // Pre-existing identical files are not claimed by the receipt, so unseed leaves them.
   EXPECT_EQ(Read(root_ + "/var/lib/onix/nix-integration/receipt.json").find("etc/nix/nix.conf"),

@@ -83,9 +83,9 @@ absl::Status CheckNixNotOlder(MachineRoot& machine, const moss::db::StateRecord&
   const auto to = NixRelease(version);
   if (from && to && *to < *from) {
     return FailedPrecondition(StrCat(
-        "state ", target.fstx, " carries Nix ", version, ", older than Nix ",
-        running->meta.version, " of the active state ", active->fstx, ", which last wrote ",
-        nix_root, " (store DB schema ", *db_schema,
+        "state ", target.fstx, " carries Nix ", version, ", older than Nix ", running->meta.version,
+        " of the active state ", active->fstx, ", which last wrote ", nix_root,
+        " (store DB schema ", *db_schema,
         "); an older Nix may not read the profiles and DB a newer one wrote (pass --force to roll "
         "back anyway)"));
   }

@@ -108,7 +108,8 @@ TEST_F(RollbackNixTest, OlderNixReleaseThanTheActiveOneIsRefusedEvenWithTheSameS
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   const std::string msg(r.status().message());
-  EXPECT_NE(msg.find("state " + old_state + " carries Nix 2.3.16, older than Nix 2.8.0 of the "
+  EXPECT_NE(msg.find("state " + old_state +
+                     " carries Nix 2.3.16, older than Nix 2.8.0 of the "
                      "active state"),
             std::string::npos)
       << msg;

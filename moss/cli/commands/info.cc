@@ -37,7 +37,7 @@ nlohmann::json DepsJson(const std::vector<::onix::stone::Dependency>& deps) {
 // The installed package, or nullopt when the root has no such package (or no state at all):
 // `moss info` also answers for packages that are only available.
 absl::StatusOr<std::optional<tx::PackageInfo>> FindInstalled(const GlobalOptions& g,
-                                                            const std::string& name) {
+                                                             const std::string& name) {
   auto root = tx::OpenForCommand(g.root, false, false);
   if (!root.ok()) {
     if (absl::IsNotFound(root.status())) return std::nullopt;
