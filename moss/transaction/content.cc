@@ -1,14 +1,16 @@
 #include "moss/transaction/content.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "moss/base/fs_at.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/state/tree.h"
@@ -126,18 +128,42 @@ std::string CachedStonePath(const MachineRoot& root, const Digest& stone_digest)
 }
 
 absl::Status CacheStone(const MachineRoot& root, const std::string& path, const Digest& digest) {
-  namespace sfs = std::filesystem;
-  const std::string dest = CachedStonePath(root, digest);
-  std::error_code ec;
-  if (sfs::exists(dest, ec)) return absl::OkStatus();
-  const std::string tmp = StrCat(dest, ".tmp-", ::getpid());
-  sfs::remove(tmp, ec);
-  sfs::copy_file(path, tmp, ec);
-  if (!ec) sfs::rename(tmp, dest, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    sfs::remove(tmp, ec);
-    return Internal(StrCat("caching stone ", path, ": ", why));
+  // Our own copy loop rather than std::filesystem::copy_file, whose error for a full disk is
+  // EIO: a full disk must read as ResourceExhausted so the rollback frees the space.
+  const std::string what = StrCat("caching stone ", path);
+  const std::string name = StrCat(digest.Hex(), ".stone");
+  absl::StatusOr<UniqueFd> cache = fs::OpenDirAt(root.moss_fd(), "cache/stones");
+  if (!cache.ok()) return Annotate(cache.status(), what);
+  ONIX_ASSIGN_OR_RETURN(bool have, fs::ExistsAt(cache->get(), name));
+  if (have) return absl::OkStatus();
+  UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) {
+    const int err = errno;
+    return ErrnoError(err, what);
+  }
+  const std::string tmp = StrCat(name, ".tmp-", ::getpid());
+  absl::StatusOr<UniqueFd> out =
+      fs::OpenAt(cache->get(), tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (!out.ok()) return Annotate(out.status(), what);
+  absl::Status copied;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      copied = ErrnoError(err, StrCat("read(", path, ")"));
+      break;
+    }
+    if (n == 0) break;
+    copied = fs::WriteAll(out->get(), std::string_view(buf.data(), static_cast<size_t>(n)), tmp);
+    if (!copied.ok()) break;
+  }
+  out->reset();
+  if (copied.ok()) copied = fs::RenameAt(cache->get(), tmp, cache->get(), name);
+  if (!copied.ok()) {
+    (void)fs::UnlinkAt(cache->get(), tmp);
+    return Annotate(copied, what);
   }
   return absl::OkStatus();
 }

@@ -11,9 +11,9 @@ namespace onix::moss::transaction {
 // The phases of the transaction ladder as the journal names them (JournalRecord::phase and
 // ::done), in order. The commit point is the effect of "usr-exchanged".
 inline constexpr std::string_view kPhases[] = {
-    "candidate-prepared", "tx-triggers-done",    "usr-exchanged",     "root-links",
-    "system-triggers",    "previous-archived",   "boot-entries-synced", "history-committed",
-    "complete",
+    "candidate-prepared",  "tx-triggers-done",  "usr-exchanged",
+    "root-links",          "system-triggers",   "previous-archived",
+    "boot-entries-synced", "history-committed", "complete",
 };
 inline constexpr size_t kCommitPhase = 2;  // kPhases[kCommitPhase] == "usr-exchanged"
 
@@ -23,12 +23,24 @@ inline constexpr size_t kCommitPhase = 2;  // kPhases[kCommitPhase] == "usr-exch
 // after renameat2, before the database marks the state committed. Points up to and including
 // "usr-exchange-intent" roll back; from "usr-renamed" on, forward.
 inline constexpr std::string_view kCrashPoints[] = {
-    "candidate-intent",        "candidate-prepared",  "tx-triggers-intent",
-    "tx-triggers-done",        "usr-exchange-intent", "usr-renamed",
-    "usr-exchanged",           "root-links-intent",   "root-links-linked",
-    "root-links",              "system-triggers-intent", "system-triggers",
-    "previous-archive-intent", "previous-archived",   "boot-sync-intent",
-    "boot-entries-synced",     "history-intent",      "history-committed",
+    "candidate-intent",
+    "candidate-prepared",
+    "tx-triggers-intent",
+    "tx-triggers-done",
+    "usr-exchange-intent",
+    "usr-renamed",
+    "usr-exchanged",
+    "root-links-intent",
+    "root-links-linked",
+    "root-links",
+    "system-triggers-intent",
+    "system-triggers",
+    "previous-archive-intent",
+    "previous-archived",
+    "boot-sync-intent",
+    "boot-entries-synced",
+    "history-intent",
+    "history-committed",
     "complete",
 };
 inline constexpr size_t kFirstForwardCrashPoint = 5;  // kCrashPoints[5] == "usr-renamed"

@@ -123,8 +123,8 @@ class CrashFixture : public ::testing::Test {
     // removing it changes the kernel's boot copy), and /etc factory defaults in beta.
     linux1_ = *MakeStone(dir, "linux", "6.1", 1, {{"lib/kernel/6.1.0/vmlinuz", "kernel-61", 0644}});
     linux2_ = *MakeStone(dir, "linux", "6.2", 1, {{"lib/kernel/6.2.0/vmlinuz", "kernel-62", 0644}});
-    initrd1_ = *MakeStone(dir, "linux-initrd", "6.1", 1,
-                          {{"lib/kernel/6.1.0/initrd", "initrd-61", 0644}});
+    initrd1_ =
+        *MakeStone(dir, "linux-initrd", "6.1", 1, {{"lib/kernel/6.1.0/initrd", "initrd-61", 0644}});
     a_ = *MakeStone(dir, "alpha", "1", 1, {{"bin/a", "alpha", 0755}});
     b_ = *MakeStone(dir, "beta", "1", 1,
                     {{"bin/b", "beta", 0755},
@@ -155,7 +155,8 @@ class CrashFixture : public ::testing::Test {
       const std::vector<std::string>& removals = {}) {
     auto ref = TempRoot::Make();
     auto r = MachineRoot::Open(ref->path(), Access::kWrite, LockWait::kFail);
-    for (const auto& stones : installs) EXPECT_TRUE(Apply(*r, *InstallSelection(*r, stones), {}).ok());
+    for (const auto& stones : installs)
+      EXPECT_TRUE(Apply(*r, *InstallSelection(*r, stones), {}).ok());
     if (!removals.empty()) {
       EXPECT_TRUE(Apply(*r, *RemoveSelection(*r, removals), {}).ok());
     }
@@ -314,9 +315,8 @@ TEST_P(PruneCrashTest, PruneKilledAtEveryPointRemovesTheStateWholeOrNotAtAll) {
     ids.push_back(res->plan.to_fstx);
   }
   const auto before = UsrOf(*root_, "usr");
-  const int killed = CrashIn(point, [&](MachineRoot& r) {
-    return Prune(r, 1, false, options_.boot_hook).status();
-  });
+  const int killed = CrashIn(
+      point, [&](MachineRoot& r) { return Prune(r, 1, false, options_.boot_hook).status(); });
   if ((point == "boot-sync-kernel-staged" || point == "boot-sync-entry-written") && killed == 0) {
     // Pruning publishes no kernel and writes no entry (the kept one is unchanged).
     Report("prune", point, "not on the path (nothing to publish)");
@@ -358,8 +358,8 @@ TEST_F(CrashFixture, FailureAtEveryStepBeforeTheCommitRollsBackByTheLadder) {
   const std::string old_active = ActiveNow();
   const auto before = UsrOf(*root_, "usr");
   const auto boot_before = UsrOf(*root_, "boot");
-  for (const char* step : {"candidate-intent", "tx-triggers-intent", "usr-exchange-intent",
-                           "usr-renamed"}) {
+  for (const char* step :
+       {"candidate-intent", "tx-triggers-intent", "usr-exchange-intent", "usr-renamed"}) {
     ::setenv("MOSS_FAIL_AT", step, 1);
     std::string candidate;
     {
@@ -462,9 +462,9 @@ TEST_F(CrashFixture, SecondMossDuringATransactionWaitsOrIsRefused) {
   const pid_t refused = ::fork();
   if (refused == 0) {
     auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
-    const bool ok = absl::IsUnavailable(r.status()) &&
-                    std::string(r.status().message()).find(std::to_string(holder)) !=
-                        std::string::npos;
+    const bool ok =
+        absl::IsUnavailable(r.status()) &&
+        std::string(r.status().message()).find(std::to_string(holder)) != std::string::npos;
     ::_exit(ok ? 0 : 1);
   }
   ASSERT_EQ(::waitpid(refused, &status, 0), refused);

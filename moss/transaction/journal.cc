@@ -39,11 +39,10 @@ T GetLe(std::string_view in, size_t at) {
 }  // namespace
 
 std::string EncodeJournal(const JournalRecord& r) {
-  const nlohmann::json j = {{"root_id", r.root_id},       {"operation", r.operation},
-                            {"phase", r.phase},           {"done", r.done},
-                            {"from", r.from_fstx},        {"from_token", r.from_token},
-                            {"to", r.to_fstx},            {"to_token", r.to_token},
-                            {"state_number", r.state_number}};
+  const nlohmann::json j = {
+      {"root_id", r.root_id}, {"operation", r.operation}, {"phase", r.phase},
+      {"done", r.done},       {"from", r.from_fstx},      {"from_token", r.from_token},
+      {"to", r.to_fstx},      {"to_token", r.to_token},   {"state_number", r.state_number}};
   const std::string payload = j.dump();
   std::string out(kMagic, sizeof(kMagic));
   PutLe<uint32_t>(out, kJournalVersion);

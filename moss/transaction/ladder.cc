@@ -63,8 +63,8 @@ void MergeEtc(MachineRoot& root, const SwitchContext& ctx, std::vector<etcmerge:
       break;
     }
     if (!old_usr) {
-      warnings.push_back(StrCat("merging /etc defaults: the tree of state ",
-                                ctx.previous.id.fstx, " is gone; merge skipped"));
+      warnings.push_back(StrCat("merging /etc defaults: the tree of state ", ctx.previous.id.fstx,
+                                " is gone; merge skipped"));
       return;
     }
   }
@@ -318,10 +318,10 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
   if (staged && !staged->fstx.empty() && staged->token == j.to_token) {
     if (j.operation == "activate") {
       ONIX_RETURN_IF_ERROR_CTX(EnsureDir(root.states_fd(), j.to_fstx), what);
-      ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr,
-                                                     root.states_fd(),
-                                                     MachineRoot::ArchivedUsr(j.to_fstx)),
-                               what);
+      ONIX_RETURN_IF_ERROR_CTX(
+          fs::RenameNoReplaceAt(root.states_fd(), kStagingUsr, root.states_fd(),
+                                MachineRoot::ArchivedUsr(j.to_fstx)),
+          what);
       ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd(), j.to_fstx), what);
       actions.push_back(StrCat("rolled back: state ", j.to_fstx, " is archived again"));
     } else if (!free_space) {

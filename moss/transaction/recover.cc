@@ -153,8 +153,8 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
       }
     }
     const bool is_new = usr && !usr->token.empty() && usr->token == j.to_token;
-    const bool is_old = j.from_token.empty() ? (!usr || usr->token.empty())
-                                             : (usr && usr->token == j.from_token);
+    const bool is_old =
+        j.from_token.empty() ? (!usr || usr->token.empty()) : (usr && usr->token == j.from_token);
     if (!is_new && !is_old) {
       return FailedPrecondition(StrCat(
           what, ": an ", j.operation, " from ", j.from_fstx.empty() ? "nothing" : j.from_fstx,
@@ -175,7 +175,8 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
                               root.db().GetState(j.state_number));
         if (rec && rec->fstx == j.to_fstx && !rec->committed) {
           ONIX_RETURN_IF_ERROR_CTX(root.db().MarkCommitted(j.state_number), what);
-          actions.push_back(StrCat("rolled forward: state ", j.to_fstx, " is active; committed it"));
+          actions.push_back(
+              StrCat("rolled forward: state ", j.to_fstx, " is active; committed it"));
         }
       }
       const size_t done = j.done.empty() ? 0 : PhaseIndex(j.done) + 1;
@@ -183,9 +184,9 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
       std::vector<etcmerge::EtcChange> etc;
       ONIX_RETURN_IF_ERROR_CTX(FinishForward(root, ctx, first, options, report.warnings, etc),
                                what);
-      actions.push_back(StrCat("rolled forward: finished switching to state ", j.to_fstx,
-                               first < std::size(kPhases) ? StrCat(" from phase ", kPhases[first])
-                                                          : std::string()));
+      actions.push_back(StrCat(
+          "rolled forward: finished switching to state ", j.to_fstx,
+          first < std::size(kPhases) ? StrCat(" from phase ", kPhases[first]) : std::string()));
       boot_synced = first <= PhaseIndex("boot-entries-synced");
     } else {
       ONIX_RETURN_IF_ERROR_CTX(RollBack(root, ctx, options, false, actions), what);
@@ -285,8 +286,8 @@ absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options)
   const bool removal = *journal && (*journal)->operation == "remove";
   if (removal) {
     const JournalRecord& j = **journal;
-    actions.insert(actions.begin(), StrCat("found an interrupted removal of ", j.to_fstx,
-                                           " in phase ", j.phase));
+    actions.insert(actions.begin(),
+                   StrCat("found an interrupted removal of ", j.to_fstx, " in phase ", j.phase));
     ONIX_ASSIGN_OR_RETURN(GcResult gc, CollectGarbage(root));
     if (gc.objects_removed + gc.stones_removed > 0) {
       actions.push_back(StrCat("rolled forward: collected ", gc.objects_removed,

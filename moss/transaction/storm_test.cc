@@ -89,7 +89,8 @@ TEST(KillStorm, TwoHundredTransactionsKilledAtRandomTimesAlwaysRecoverToOldOrNew
     auto res = Apply(*r, *InstallSelection(*r, {kernel}), options);
     ASSERT_TRUE(res.ok()) << res.status();
     typical += std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::steady_clock::now() - t0) / 2;
+                   std::chrono::steady_clock::now() - t0) /
+               2;
     installed["linux"] = kernel;
     packages_of[res->plan.to_fstx] = installed;
   }
@@ -184,10 +185,9 @@ TEST(KillStorm, TwoHundredTransactionsKilledAtRandomTimesAlwaysRecoverToOldOrNew
     }
 
     // Recovery, then the checks.
-    const std::string where = StrCat("transaction ", i, " (", op, ", ",
-                                     was_killed ? StrCat("killed after ", delay.count(), " us")
-                                                : std::string("finished"),
-                                     ")");
+    const std::string where = StrCat(
+        "transaction ", i, " (", op, ", ",
+        was_killed ? StrCat("killed after ", delay.count(), " us") : std::string("finished"), ")");
     auto r = MachineRoot::Open(root->path(), Access::kWrite, LockWait::kFail);
     ASSERT_TRUE(r.ok()) << where << ": " << r.status();
     auto report = Recover(*r, options);
@@ -208,12 +208,12 @@ TEST(KillStorm, TwoHundredTransactionsKilledAtRandomTimesAlwaysRecoverToOldOrNew
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("kill storm: %d transactions (%d install, %d remove, %d update, %d activate, "
-              "%d prune); %d killed (%d with the journal open), %d finished before the kill; after "
-              "recovery %d old, %d new, %d failures; %.1f s\n",
-              kTransactions, by_op["install"], by_op["remove"], by_op["update"],
-              by_op["activate"], by_op["prune"], killed, interrupted, finished, old_state, new_state, failures,
-              secs);
+  std::printf(
+      "kill storm: %d transactions (%d install, %d remove, %d update, %d activate, "
+      "%d prune); %d killed (%d with the journal open), %d finished before the kill; after "
+      "recovery %d old, %d new, %d failures; %.1f s\n",
+      kTransactions, by_op["install"], by_op["remove"], by_op["update"], by_op["activate"],
+      by_op["prune"], killed, interrupted, finished, old_state, new_state, failures, secs);
   EXPECT_EQ(failures, 0);
   // An honest storm kills many transactions part-way, not only before or after them.
   EXPECT_GT(interrupted, kTransactions / 4);

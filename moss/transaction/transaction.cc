@@ -24,7 +24,6 @@
 #include "moss/triggers/sandbox.h"
 #include "moss/triggers/triggers.h"
 
-
 namespace onix::moss::transaction {
 namespace {
 
@@ -77,7 +76,6 @@ void EnsureRootLinks(MachineRoot& root, std::vector<std::string>& warnings) {
   if (created) (void)fs::FsyncDirAt(root.fd());
 }
 
-
 namespace {
 
 // Fails the transaction before its commit point: the rollback ladder undoes what was done
@@ -92,8 +90,8 @@ absl::Status Fail(MachineRoot& root, const SwitchContext& ctx, const Options& o,
     return Annotate(cause, StrCat("state ", ctx.fstx, " (rolling back failed too: ",
                                   undone.message(), "; run moss state recover)"));
   }
-  return Annotate(cause, StrCat("state ", ctx.fstx, " (rolled back; the active state is",
-                                " unchanged)"));
+  return Annotate(cause,
+                  StrCat("state ", ctx.fstx, " (rolled back; the active state is", " unchanged)"));
 }
 
 // From the exchange intent to completion, shared by Apply and Activate. Pre-condition: the
@@ -411,8 +409,7 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
     ONIX_RETURN_IF_ERROR(FailPoint("candidate-intent"));
     ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
     ONIX_RETURN_IF_ERROR(fs::MkdirAt(root.states_fd(), kStaging, 0755));
-    ONIX_RETURN_IF_ERROR(
-        fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
+    ONIX_RETURN_IF_ERROR(fs::RenameAt(root.states_fd(), archived, root.states_fd(), kStagingUsr));
     ONIX_RETURN_IF_ERROR(fs::RmdirAt(root.states_fd(), target.fstx));
     ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(root.states_fd()));
     return fs::FsyncDirAt(root.states_fd(), kStaging);
