@@ -129,6 +129,64 @@ TEST(BuildTree, HardlinksStoreObjectsStripsWriteBitsAndCheckFindsDamage) {
   EXPECT_TRUE(CheckTree(*store, layout, usr->get(), all_ok)->empty());
 }
 
+TEST(BuildTree, DirectoryModesMkdirCannotGiveAreAppliedAfterFilling) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = store::Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  stone::LayoutEntry ro = Dir("ro"), priv = Dir("ro/priv"), open = Dir("open");
+  ro.mode = 0555;
+  priv.mode = 0700;
+  open.mode = 0775;  // umask 022 would drop the group write bit at mkdir
+  std::vector<stone::LayoutEntry> layout = {open, File("open/f", "x"), ro, priv,
+                                            File("ro/priv/f", "x")};
+  ASSERT_TRUE(store->Put(KeyOf(layout[1]), "x").ok());
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "usr", 0755).ok());
+  auto usr = fs::OpenDirAt(tmp->fd(), "usr");
+  ASSERT_TRUE(usr.ok());
+  ASSERT_TRUE(BuildTree(*store, layout, usr->get()).ok());
+  EXPECT_EQ(fs::StatAt(usr->get(), "ro")->st_mode & 07777, 0555u);
+  EXPECT_EQ(fs::StatAt(usr->get(), "ro/priv")->st_mode & 07777, 0700u);
+  EXPECT_EQ(fs::StatAt(usr->get(), "open")->st_mode & 07777, 0775u);
+  EXPECT_TRUE(fs::StatAt(usr->get(), "ro/priv/f").ok());
+  auto all_ok = [](const store::ObjectKey&) { return true; };
+  EXPECT_TRUE(CheckTree(*store, layout, usr->get(), all_ok)->empty());
+}
+
+TEST(RemoveTree, RemovesEverythingIncludingReadOnlyDirsAndNeverFollowsLinks) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  auto write = [&](const std::string& dir, const std::string& name, mode_t mode) {
+    auto fd = fs::OpenDirAt(tmp->fd(), dir);
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    ASSERT_TRUE(fs::WriteFileAtomicAt(fd->get(), name, "keep", mode, fs::Durability::kNone).ok());
+  };
+  write(".", "outside", 0644);
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "outdir", 0755).ok());
+  write("outdir", "f", 0644);
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "t", 0755).ok());
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "t/usr", 0755).ok());
+  for (const char* d : {"a", "b", "c", "d", "e"}) {
+    const std::string dir = std::string("t/usr/") + d;
+    ASSERT_TRUE(fs::MkdirAt(tmp->fd(), dir, 0755).ok());
+    ASSERT_TRUE(fs::MkdirAt(tmp->fd(), dir + "/deep", 0755).ok());
+    write(dir, "x", 0444);
+    write(dir, "y", 0444);
+    write(dir + "/deep", "z", 0444);
+    ASSERT_EQ(::fchmodat(tmp->fd(), (dir + "/deep").c_str(), 0555, 0), 0);
+  }
+  ASSERT_TRUE(fs::SymlinkAt("../../../outside", tmp->fd(), "t/usr/a/file-link").ok());
+  ASSERT_TRUE(fs::SymlinkAt("../../../outdir", tmp->fd(), "t/usr/b/dir-link").ok());
+  ASSERT_EQ(::fchmodat(tmp->fd(), "t/usr/c", 0555, 0), 0);
+  ASSERT_TRUE(RemoveTree(tmp->fd(), "t").ok());
+  EXPECT_TRUE(absl::IsNotFound(fs::StatAt(tmp->fd(), "t").status()));
+  EXPECT_EQ(*fs::ReadFileAt(tmp->fd(), "outside"), "keep");
+  auto outdir = fs::OpenDirAt(tmp->fd(), "outdir");
+  ASSERT_TRUE(outdir.ok());
+  EXPECT_EQ(*fs::ReadFileAt(outdir->get(), "f"), "keep");
+  EXPECT_TRUE(RemoveTree(tmp->fd(), "t").ok()) << "a missing tree is already removed";
+}
+
 TEST(TreeId, RoundTrips) {
   auto tmp = TempDir::Make("tree-test");
   ASSERT_TRUE(tmp.ok());

@@ -1,5 +1,6 @@
 #include "moss/state/tree.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -109,6 +111,23 @@ absl::Status FinishDir(const stone::LayoutEntry& e, int parent_fd, const std::st
   return absl::OkStatus();
 }
 
+// The process umask, read without changing it (umask(2) would race with other threads).
+mode_t CurrentUmask() {
+  mode_t mask = 022;
+  if (FILE* f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), f)) {
+      unsigned int m;
+      if (std::sscanf(line, "Umask: %o", &m) == 1) {
+        mask = static_cast<mode_t>(m);
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return mask;
+}
+
 }  // namespace
 
 store::ObjectKey KeyOf(const stone::LayoutEntry& entry) {
@@ -117,30 +136,57 @@ store::ObjectKey KeyOf(const stone::LayoutEntry& entry) {
 
 absl::Status BuildTree(const store::Store& store, const std::vector<stone::LayoutEntry>& layout,
                        int dirfd, const BuildOptions& options) {
+  const bool as_root = ::geteuid() == 0;
+  const mode_t umask = CurrentUmask();
+  struct stat top;
+  if (::fstat(dirfd, &top) != 0) {
+    const int err = errno;
+    return ErrnoError(err, "fstat(tree)");
+  }
+  // A directory whose mkdir mode is already its final mode and owner needs no finishing
+  // pass: mkdir gives root:root to root and the umask-filtered mode, and none of our new
+  // directories is setgid before the finishing pass (so nothing inherits a gid).
+  auto finished_by_mkdir = [&](const stone::LayoutEntry& e) {
+    const mode_t mode = e.mode & 07777;
+    return (top.st_mode & S_ISGID) == 0 && (mode & 07000) == 0 && (mode & 0700) == 0700 &&
+           (mode & umask) == 0 && (!as_root || (e.uid == 0 && e.gid == 0));
+  };
   // Directories and symlinks first, serially: they are few, and files need their parents.
+  // Sorted paths visit siblings together, so the last parent fd is usually the one needed.
   std::map<std::string, std::vector<const stone::LayoutEntry*>> files_by_dir;
   std::vector<const stone::LayoutEntry*> dirs;
+  std::string parent_path = "\n";  // no path is this
+  UniqueFd parent;
   for (const auto& e : layout) {
     ONIX_RETURN_IF_ERROR(fs::ValidateRelativePath(e.path));
     if (e.kind == stone::FileKind::kRegular) {
       files_by_dir[Parent(e.path)].push_back(&e);
       continue;
     }
-    ONIX_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dirfd, e.path));
+    const std::string dir = Parent(e.path);
+    if (dir != parent_path || !parent.valid()) {
+      ONIX_ASSIGN_OR_RETURN(parent, fs::OpenDirAt(dirfd, dir));
+      parent_path = dir;
+    }
     if (e.kind == stone::FileKind::kDirectory) {
-      ONIX_RETURN_IF_ERROR(fs::MkdirAt(parent.get(), Base(e.path), 0755));
-      dirs.push_back(&e);
+      const bool final_mode = finished_by_mkdir(e);
+      ONIX_RETURN_IF_ERROR(
+          fs::MkdirAt(parent.get(), Base(e.path), final_mode ? (e.mode & 0777) : 0755));
+      if (!final_mode) dirs.push_back(&e);
     } else {
       ONIX_RETURN_IF_ERROR(PlaceSymlink(e, parent.get(), Base(e.path)));
     }
   }
+  parent.reset();
 
   // Files: one work item per directory, so a worker opens each parent fd once.
   std::vector<std::pair<const std::string*, const std::vector<const stone::LayoutEntry*>*>> work;
   for (const auto& [dir, entries] : files_by_dir) work.emplace_back(&dir, &entries);
+  // Linking is kernel work that waits on directory locks and the journal, so a couple more
+  // workers than CPUs keep it moving.
   int threads = options.threads > 0
                     ? options.threads
-                    : std::min<int>(8, std::max(1u, std::thread::hardware_concurrency()));
+                    : std::min<int>(8, std::max(1u, std::thread::hardware_concurrency()) + 2);
   threads = std::max(1, std::min<int>(threads, static_cast<int>(work.size())));
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
@@ -175,12 +221,121 @@ absl::Status BuildTree(const store::Store& store, const std::vector<stone::Layou
   }
   ONIX_RETURN_IF_ERROR(first_error);
 
-  // Directory modes last (deepest first), so a read-only directory does not stop us filling it.
+  // Directory modes last (deepest first), so a read-only directory does not stop us filling
+  // it; only the directories mkdir could not finish.
   for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
     ONIX_ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dirfd, (*it)->path));
     ONIX_RETURN_IF_ERROR(FinishDir(**it, parent.get(), Base((*it)->path)));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+struct DirEntry {
+  std::string name;
+  bool dir;
+};
+
+// The entries of the open directory `fd` (its offset is consumed), types from getdents.
+absl::StatusOr<std::vector<DirEntry>> ReadEntries(int fd, std::string_view what) {
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("dup(", what, ")"));
+  }
+  DIR* d = ::fdopendir(dup);
+  if (d == nullptr) {
+    const int err = errno;
+    ::close(dup);
+    return ErrnoError(err, StrCat("fdopendir(", what, ")"));
+  }
+  std::vector<DirEntry> out;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      dir = ::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    out.push_back({std::string(n), dir});
+  }
+  const int err = errno;
+  ::closedir(d);
+  if (err != 0) return ErrnoError(err, StrCat("readdir(", what, ")"));
+  return out;
+}
+
+absl::Status RemoveContents(int fd, const std::string& what, int depth) {
+  ONIX_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ReadEntries(fd, what));
+  std::vector<const DirEntry*> subdirs;
+  for (const DirEntry& e : entries) {
+    if (e.dir) {
+      subdirs.push_back(&e);
+    } else if (::unlinkat(fd, e.name.c_str(), 0) != 0) {
+      const int err = errno;
+      if (err != ENOENT) return ErrnoError(err, StrCat("unlink(", what, "/", e.name, ")"));
+    }
+  }
+  auto remove_dir = [&](const DirEntry& e) -> absl::Status {
+    const std::string path = StrCat(what, "/", e.name);
+    int raw = ::openat(fd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("opening ", path));
+    }
+    UniqueFd child(raw);
+    struct stat st;
+    if (::fstat(child.get(), &st) == 0 && (st.st_mode & S_IWUSR) == 0) {
+      (void)::fchmod(child.get(), st.st_mode | S_IWUSR | S_IXUSR);
+    }
+    ONIX_RETURN_IF_ERROR(RemoveContents(child.get(), path, depth + 1));
+    if (::unlinkat(fd, e.name.c_str(), AT_REMOVEDIR) != 0) {
+      const int err = errno;
+      return ErrnoError(err, StrCat("rmdir(", path, ")"));
+    }
+    return absl::OkStatus();
+  };
+  const int threads = std::min<int>(static_cast<int>(subdirs.size()), 4);
+  if (depth >= 2 || threads <= 1) {
+    for (const DirEntry* e : subdirs) ONIX_RETURN_IF_ERROR(remove_dir(*e));
+    return absl::OkStatus();
+  }
+  std::atomic<size_t> next{0};
+  std::vector<absl::Status> results(subdirs.size());
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < subdirs.size();)
+        results[i] = remove_dir(*subdirs[i]);
+    });
+  }
+  for (auto& t : pool) t.join();
+  for (const auto& r : results) ONIX_RETURN_IF_ERROR(r);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RemoveTree(int dirfd, const std::string& name) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::OkStatus();
+    return ErrnoError(err, StrCat("stat(", name, ")"));
+  }
+  if (!S_ISDIR(st.st_mode)) return fs::UnlinkAt(dirfd, name);
+  int raw = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (raw < 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("opening ", name));
+  }
+  UniqueFd top(raw);
+  if ((st.st_mode & S_IWUSR) == 0) (void)::fchmod(top.get(), st.st_mode | S_IWUSR | S_IXUSR);
+  ONIX_RETURN_IF_ERROR_CTX(RemoveContents(top.get(), name, 0), StrCat("removing ", name));
+  return fs::RmdirAt(dirfd, name);
 }
 
 absl::StatusOr<std::vector<TreeProblem>> CheckTree(const store::Store& store,

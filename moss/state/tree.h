@@ -18,17 +18,25 @@ namespace onix::moss::state {
 store::ObjectKey KeyOf(const stone::LayoutEntry& entry);
 
 struct BuildOptions {
-  int threads = 0;  // workers linking files; 0 = one per CPU (at most 8)
+  int threads = 0;  // workers linking files; 0 = two more than CPUs (at most 8)
 };
 
 // Materialises `layout` (sorted by path, as MergeLayouts returns it) below `dirfd`, which
 // must be an empty directory. Pre-condition: the object of every regular entry is in
 // `store`. Directories are created first (serially, parent before child), regular files
 // are then linked from the store by parallel workers each holding one parent directory fd,
-// directory modes are applied last. On error `dirfd` holds a partial tree that the caller
-// discards; nothing outside `dirfd` (and no store object) is modified.
+// directory modes mkdir could not give (no owner rwx, special bits, other owners) last. On error
+// `dirfd` holds a partial tree that the caller discards; nothing outside `dirfd` (and no store
+// object) is modified.
 absl::Status BuildTree(const store::Store& store, const std::vector<stone::LayoutEntry>& layout,
                        int dirfd, const BuildOptions& options = {});
+
+// Removes `name` below `dirfd` with everything in it (missing is fine), never following a
+// symlink: entry types come from getdents, so a file costs one unlinkat (the generic
+// fs::RemoveTreeAt stats every entry first). Read-only directories are made writable to be
+// emptied. The subtrees of the first two levels are removed by a few workers. Not atomic:
+// callers rename the tree to a trash name first when a crash must not leave it half there.
+absl::Status RemoveTree(int dirfd, const std::string& name);
 
 struct TreeProblem {
   std::string path;     // relative to the tree
