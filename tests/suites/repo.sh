@@ -164,6 +164,9 @@ done
 troot=$work/troot
 check "repo add https with --ca-file" "$moss" -D "$troot" repo add sec "https://localhost:$tport" --key "$work/k.pub" --ca-file "$tls/ca.pem"
 check "repo update over https trusts the repository's CA" "$moss" -D "$troot" repo update
+out=$("$moss" -D "$troot" repo list 2>&1)
+if grep -q "^sec .*https://localhost:$tport (signed) (ca $tls/ca.pem)$" <<<"$out"; then
+  ok "repo list names the repository's CA file"; else notok "repo list names the repository's CA file"; echo "$out"; fi
 # On a terminal (a real pty from script(1)) downloads draw a bar per file and an overall bar.
 script -q -e -c "'$moss' -D '$troot' -y install curl" "$work/pty.out" >/dev/null 2>&1; rc=$?
 installed=$("$moss" -D "$troot" list installed 2>&1)

@@ -76,9 +76,10 @@ absl::Status RunList(const GlobalOptions& g) {
   }
   if (repos.empty()) std::printf("no repositories configured\n");
   for (const auto& c : repos) {
-    std::printf("%-16s %-8s priority %-4d %s%s\n", c.name.c_str(),
+    std::printf("%-16s %-8s priority %-4d %s%s%s\n", c.name.c_str(),
                 c.enabled ? "enabled" : "disabled", c.priority, c.uri.c_str(),
-                c.public_key.empty() ? "" : " (signed)");
+                c.public_key.empty() ? "" : " (signed)",
+                c.ca_file.empty() ? "" : StrCat(" (ca ", c.ca_file, ")").c_str());
   }
   return absl::OkStatus();
 }
