@@ -17,20 +17,24 @@ struct RecoverReport {
   std::vector<std::string> warnings;
 };
 
-// Pre-condition: root opened with Access::kWrite. The facts, in order of authority:
-// ROOT/usr/.fstx names the active tree (the exchange is the commit point); the .fstx inside
-// staging/usr names the tree left there; the database's committed flag says whether a state
-// was ever switched to. Steps, each idempotent (a crash during recovery is recovered by the
+// Pre-condition: root opened with Access::kWrite. Refuses (FailedPrecondition, nothing
+// changed) a journal that is corrupt, of an unknown version or from another root. Removes
+// stale libgit2 lock files in history.git. Then, with an install/activate journal: ROOT/usr
+// holding the journal's `to_token` rolls forward (row committed, the phases after `done`
+// rerun: root links and /etc merge, system triggers, archive, boot hook, history); holding
+// `from_token` runs the rollback ladder (ladder.h); anything else stops with instructions.
+// Then a fact-based sweep, each step idempotent (a crash during recovery is recovered by the
 // next run):
 //   * the active state's row still a candidate -> mark committed (forward);
-//   * staging/usr holding a committed state that is not active and not archived -> archive it
-//     (forward: the previous tree after an exchange, or an activation target before it);
+//   * staging/usr holding a committed state that is not active and not archived -> archive it;
 //   * staging/usr holding a candidate or no moss tree -> remove it and the row (back);
-//   * other candidate rows -> deleted; .trash-<fstx> trees -> the removal is finished;
+//   * other candidate rows -> deleted; .trash-<fstx> trees -> the removal is finished, and a
+//     removal journal also collects garbage;
 //   * root links ensured; the active state's history commit and refs/heads/active made;
-//   * the boot hook (when given and anything changed).
+//   * the boot hook (when given and anything changed that the steps above did not sync).
 // Anything it cannot decide (ROOT/usr names a state the database does not know, two trees
 // claiming one state) is FailedPrecondition with what to do; nothing is changed then.
+// docs/crash-safety.md has the full table.
 absl::StatusOr<RecoverReport> Recover(MachineRoot& root, const Options& options = {});
 
 }  // namespace onix::moss::transaction
