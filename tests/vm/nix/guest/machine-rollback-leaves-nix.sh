@@ -1,7 +1,7 @@
 #!/bin/sh
 # Guest side of machine-rollback-leaves-nix (issue 12, scenario 2). Boot 1: a Nix profile
 # with rg, the Nix plane's fingerprint, then `moss sync` to the update repository upd2
-# (branding release 2): state 2. Boot 2 (state 2): `onix rollback` to state 1, which itself
+# (branding release 2): state 2, after which the sys.d trigger has re-seeded the seam. Boot 2 (state 2): `onix rollback` to state 1, which itself
 # fingerprints /nix before and after. Boot 3: the machine is on state 1 (`onix status`) and
 # /nix is exactly as before the update: store path list, profile generations and gcroots,
 # valid paths; `nix store verify --all` passes and the daemon handshake is healthy.
@@ -9,7 +9,11 @@ SCEN=machine-rollback-leaves-nix
 . ./lib.sh
 
 update() {
+  # The seam is re-applied after every switch (moss's sys.d trigger runs `sync`): a hook file
+  # removed before the update is back after it, without a reboot.
+  rm -f /etc/profile.d/nix.sh
   add_repo upd2 && moss -y sync && moss state active >"$STATE/state2" &&
+    { test -s /etc/profile.d/nix.sh || { echo "the trigger did not re-seed /etc/profile.d/nix.sh"; false; }; } &&
     [ "$(cat "$STATE/state2")" != "$(cat "$STATE/state1")" ] &&
     echo "state $(cat "$STATE/state1") -> $(cat "$STATE/state2")"
 }
