@@ -2,15 +2,21 @@
 # boulder's CLI end to end: builds a musl library + program from archives this suite makes,
 # checks the split, the soname provider/dependency, that the program runs with musl's
 # loader, reproducibility, --check-manifest, the source cache and mirror, `boulder new`,
-# `boulder chroot`, and bad-recipe errors (file:line, exit status 2, no partial stones).
-# Never touches the network or the host's /usr. Ends with "N passed, N failed".
+# `boulder chroot`, bad-recipe errors (file:line, exit status 2, no partial stones), the
+# manifest's coverage, build dependencies installed by moss from an indexed repository,
+# `boulder fetch --from-debian-source` against Debian's real source archive (the only network
+# use), and a libFuzzer run of the recipe parser. Never touches the host's /usr.
+# Ends with "N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-bazel build //boulder:boulder >/dev/null 2>&1 || { echo "not ok 1 - bazel build //boulder"; echo "0 passed, 1 failed"; exit 1; }
-B=$repo/bazel-bin/boulder/boulder
+bazel build //boulder:boulder //moss:moss >/dev/null 2>&1 || { echo "not ok 1 - bazel build //boulder //moss"; echo "0 passed, 1 failed"; exit 1; }
 S=$(mktemp -d /tmp/boulder-suite.XXXXXX)
 trap 'rm -rf "$S"' EXIT
+# Private copies: other builds in this checkout may replace bazel-bin while the suite runs.
+cp "$repo/bazel-bin/boulder/boulder" "$repo/bazel-bin/moss/moss" "$S/"
+B=$S/boulder moss=$S/moss
+export BOULDER_MACROS_DIR=$repo/boulder/data/macros
 passed=0 failed=0 n=0
 t() {  # t "description" command...
   n=$((n + 1))
@@ -112,10 +118,9 @@ packages:
       paths: [/usr/lib]
       provides: [soname(libc.so(x86_64))]
 Y
-moss=$repo/bazel-bin/moss/moss
 t "moss installs the stones into a fresh root where the program runs (chroot, musl loader)" bash -c "
   '$B' build '$S/mh/stone.yaml' --source-cache '$S/cache' --output '$S/mhout' >/dev/null &&
-  bazel build //moss:moss >/dev/null 2>&1 && mkdir -p '$S/mroot' &&
+  mkdir -p '$S/mroot' &&
   '$moss' -D '$S/mroot' -y install '$S/mhout/musl-host-1.2.3-1-1-x86_64.stone' '$S/out1/hello-1.0-1-1-x86_64.stone' &&
   ln -s usr/lib '$S/mroot/lib' &&
   test \"\$(chroot '$S/mroot' /usr/bin/hello suite)\" = 'hello, suite'"
@@ -142,6 +147,87 @@ t "boulder chroot runs a shell in the sandbox at the source directory" bash -c "
     '$B' chroot '$S/r/stone.yaml' --source-cache '$S/cache' --mirror '$S/mirror' >'$S/chroot.out' 2>/dev/null;
   grep -qx /mason/build/libhello-1.0 '$S/chroot.out' && grep -qx boulder '$S/chroot.out' && grep -qx has-source '$S/chroot.out'"
 
+t "manifest.json: every stone and its SHA-256, every file's digest, recipe, sources, toolchain" \
+  python3 - "$S/out1" "$S/r/stone.yaml" "$L" "$A" "$S/mroot" <<'PY'
+import glob, hashlib, json, os, sys
+out, recipe, lib_sha, app_sha, root = sys.argv[1:]
+sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+m = json.load(open(os.path.join(out, "manifest.json")))
+# Every stone in the output is in the manifest with its real digest and size, and back.
+stones = {os.path.basename(p): p for p in glob.glob(os.path.join(out, "*.stone"))}
+listed = {p["stone"]: p for p in m["packages"]}
+assert set(stones) == set(listed), (sorted(stones), sorted(listed))
+for name, p in listed.items():
+    assert p["sha256"] == sha(stones[name]), name
+    assert p["size"] == os.path.getsize(stones[name]), name
+    assert p["files"], name
+# File digests are the installed bytes (moss installed hello into $S/mroot above).
+hello = {f["path"]: f for f in listed["hello-1.0-1-1-x86_64.stone"]["files"]}
+assert hello["/usr/bin/hello"]["sha256"] == sha(root + "/usr/bin/hello")
+assert hello["/usr/lib/libhello.so.1"]["sha256"] == sha(root + "/usr/lib/libhello.so.1")
+assert m["recipe"]["sha256"] == sha(recipe) and m["recipe"]["name"] == "hello"
+assert sorted(s["sha256"] for s in m["sources"]) == sorted([lib_sha, app_sha]), m["sources"]
+assert all(s["hash"] == s["sha256"] and s["kind"] == "archive" for s in m["sources"])
+tc = m["toolchain"]
+for key in ("cc", "binutils", "libc", "host-toolchain", "macros", "toolchain"):
+    assert tc.get(key) and "not found" not in tc[key], (key, tc)
+assert tc["cc"].startswith("musl-gcc: ") and tc["host-toolchain"].startswith("musl.yaml sha256:")
+PY
+cp "$S/out1/manifest.json" "$S/tampered.json"
+sed -i 's/"sha256": "[0-9a-f]\{8\}/"sha256": "00000000/' "$S/tampered.json"
+t "--check-manifest fails on a committed manifest whose digests differ, naming the field" bash -c "
+  ! '$B' build '$S/r/stone.yaml' --source-cache '$S/cache' --mirror '$S/mirror' --output '$S/out5' --check-manifest '$S/tampered.json' 2>'$S/err-tamper' &&
+  grep -q 'differs from the manifest' '$S/err-tamper' && grep -q 'sha256' '$S/err-tamper' && ! ls '$S/out5'/*.stone 2>/dev/null"
+
+# ---- build dependencies: resolved and installed by moss from a repository ------------------
+mkdir -p "$S/g"
+cat >"$S/g/stone.yaml" <<'Y'
+name: greeter
+version: "2"
+release: 1
+license: MIT
+summary: Greets through libhello
+builddeps:
+  - pkgconfig(hello)
+  - binary(make)
+install: |
+  test -f /usr/include/hello.h && test -f /usr/.fstx
+  printf '#include <hello.h>\nint main(void) { return hello_greet("greeter"); }\n' > g.c
+  $CC $CFLAGS -o g g.c $LDFLAGS -lhello
+  install -Dm755 g %(installroot)/usr/bin/greeter
+Y
+# The repository: the hello stones plus the C library they need (the solver insists).
+cp -r "$S/out1" "$S/repo1" && cp "$S/mhout/musl-host-1.2.3-1-1-x86_64.stone" "$S/repo1/"
+t "builddeps: pkgconfig() is installed by moss from an indexed repository, make is the host's" bash -c "
+  '$moss' index '$S/repo1' >/dev/null &&
+  '$B' build '$S/g/stone.yaml' --source-cache '$S/cache' --output '$S/gout' --repo '$S/repo1' 2>'$S/err-g' >/dev/null &&
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); d={b[\"dep\"]: b for b in m[\"builddeps\"]}; assert d[\"binary(make)\"][\"from\"] == \"host\"; assert d[\"hello-devel\"][\"from\"] == \"hello-devel-1.0-1-1-x86_64.stone\", d; assert \"soname(libhello.so.1(x86_64))\" in m[\"packages\"][0][\"depends\"]' '$S/gout/manifest.json'"
+t "builddeps: a provider no repository has is an error naming the recipe line, no stones" bash -c "
+  sed 's/pkgconfig(hello)/pkgconfig(nosuch)/' '$S/g/stone.yaml' >'$S/g/bad.yaml' &&
+  ! '$B' build '$S/g/bad.yaml' --source-cache '$S/cache' --output '$S/gbad' --repo '$S/repo1' 2>'$S/err-gbad' &&
+  grep -q 'bad.yaml:7: installing build dependencies pkgconfig(nosuch)' '$S/err-gbad' && ! ls '$S/gbad'/*.stone 2>/dev/null"
+
+# ---- boulder fetch --from-debian-source: Debian's real source archive -----------------------
+# GNU hello 2.10's upstream tarball, as published on ftp.gnu.org (hello-2.10.tar.gz) and kept
+# unchanged by Debian as hello_2.10.orig.tar.gz.
+hello_sha=31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b
+t "fetch --from-debian-source caches Debian's hello_2.10.orig.tar.gz under its real SHA-256" bash -c "
+  '$B' fetch --from-debian-source hello=2.10-3 --source-cache '$S/dcache' --mirror '$S/dmirror' >'$S/deb.out' 2>'$S/deb.err' &&
+  head -1 '$S/deb.out' | grep -qx 'hello_2.10.orig.tar.gz $hello_sha' &&
+  echo '$hello_sha  $S/dcache/sha256/$hello_sha' | sha256sum -c --quiet - &&
+  test -f '$S/dmirror/hello_2.10.orig.tar.gz'"
+dsrc_recipe() {  # dsrc_recipe HASH
+  printf 'name: hello\nversion: "2.10"\nrelease: 1\nlicense: GPL-3.0-or-later\nsummary: GNU hello\nupstreams:\n  - https://deb.debian.org/debian/pool/main/h/hello/hello_2.10.orig.tar.gz : %s\n' "$1"
+}
+dsrc_recipe "$hello_sha" >"$S/dsrc-good.yaml"
+dsrc_recipe "$(printf 'e%.0s' {1..64})" >"$S/dsrc-bad.yaml"
+t "a recipe with Debian's upstream hash fetches it from the filled cache" bash -c "
+  '$B' fetch '$S/dsrc-good.yaml' --source-cache '$S/dcache'"
+t "a mismatching recipe hash is a hard error naming the URL and both hashes" bash -c "
+  ! '$B' fetch '$S/dsrc-bad.yaml' --source-cache '$S/dcache-empty' --mirror '$S/dmirror' 2>'$S/err-dsrc' &&
+  grep -qF 'https://deb.debian.org/debian/pool/main/h/hello/hello_2.10.orig.tar.gz: sha256 mismatch: recipe says $(printf 'e%.0s' {1..64}), got $hello_sha' '$S/err-dsrc' &&
+  ! ls '$S/dcache-empty/sha256/'* 2>/dev/null"
+
 # ---- bad recipes: file:line, exit status, nothing written -----------------------------------
 bad() {  # bad NAME SED-EXPR EXPECTED-TEXT EXPECTED-EXIT
   sed "$2" "$S/r/stone.yaml" >"$S/r/$1.yaml"
@@ -153,6 +239,28 @@ t "missing field: file:line, exit 2" bad missing '/^license:/d' "missing.yaml:1:
 t "unknown macro: file:line, exit 2" bad macro 's/%make_install/%make_instal/' "macro.yaml:15: unknown macro %make_instal" 2
 t "wrong hash: names the URL and both hashes" bad hash "s/$L/$(printf '0%.0s' {1..64})/" "sha256 mismatch: recipe says $(printf '0%.0s' {1..64}), got $L" 1
 t "failing step: names the step line" bad step 's/^  %make$/  %make\n  exit 3/' "step.yaml:13: step build of hello failed: exit status 3" 1
+
+# ---- the recipe parser under libFuzzer ------------------------------------------------------
+# boulder/recipe/fuzz/recipe_fuzzer.cc with clang++ -fsanitize=fuzzer,address (Bazel's
+# toolchain is gcc), seeded with the real recipes and macro files, for BOULDER_FUZZ_SECONDS
+# (default 30). The target aborts on a crash and on any error that is not
+# "<file>:<line>: ...", so "nothing found" means no crash and every bad recipe a clear error.
+fuzz_seconds=${BOULDER_FUZZ_SECONDS:-30}
+absl_libs=$(sed -n '/^ABSL_LIBS = \[/,/^\]/p' third_party/system.BUILD | grep -o '"absl_[a-z_]*"' |
+  tr -d '"' | sed 's/^/-l/' | tr '\n' ' ')
+t "recipe fuzzer builds with clang++ -fsanitize=fuzzer,address" \
+  clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address -I. boulder/recipe/fuzz/recipe_fuzzer.cc \
+  boulder/recipe/recipe.cc boulder/recipe/macros.cc boulder/util/util.cc moss/base/status.cc \
+  moss/base/sha256.cc moss/base/fs_at.cc moss/stone/types.cc moss/base/check.cc \
+  -o "$S/recipe_fuzzer" -lyaml-cpp -lcrypto -lboost_filesystem $absl_libs
+mkdir -p "$S/fuzz/corpus" "$S/fuzz/artifacts"
+for f in stones/*/stone.yaml; do cp "$f" "$S/fuzz/corpus/$(basename "$(dirname "$f")").yaml"; done
+cp boulder/data/macros/*.yaml "$S/r/stone.yaml" "$S/g/stone.yaml" "$S/fuzz/corpus/" 2>/dev/null
+t "fuzzed the recipe and macro parsers for ${fuzz_seconds}s: no crash, every error names file:line" bash -c "
+  cd '$S/fuzz' && ASAN_OPTIONS=detect_leaks=1 '$S/recipe_fuzzer' -max_total_time=$fuzz_seconds \
+    -max_len=16384 -rss_limit_mb=2048 -artifact_prefix='$S/fuzz/artifacts/' corpus >'$S/fuzz/log' 2>&1 ||
+  { tail -30 '$S/fuzz/log'; mkdir -p '$repo/build' && cp '$S/fuzz/artifacts/'* '$repo/build/' 2>/dev/null; false; }"
+grep -o 'Done [0-9]* runs' "$S/fuzz/log" 2>/dev/null | sed 's/^/# /'
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
