@@ -75,7 +75,7 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
   for (const auto& st : doomed) {
     const std::string what = StrCat("removing state ", st.fstx);
     const std::string trash = StrCat(".trash-", st.fstx);
-    ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
+    ONIX_RETURN_IF_ERROR_CTX(state::RemoveTree(root.states_fd(), trash), what);
     absl::Status moved = fs::RenameAt(root.states_fd(), st.fstx, root.states_fd(), trash);
     if (!moved.ok() && !absl::IsNotFound(moved)) return Annotate(moved, what);
     // Commit point of a removal: from here recovery finishes it (the trash name says so).
@@ -83,7 +83,7 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
     ONIX_RETURN_IF_ERROR_CTX(root.db().DeleteState(st.number), what);
     ONIX_RETURN_IF_ERROR_CTX(root.history().DropState(st.fstx), what);
     CrashPoint("remove-forgotten");
-    ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), trash), what);
+    ONIX_RETURN_IF_ERROR_CTX(state::RemoveTree(root.states_fd(), trash), what);
     CrashPoint("remove-deleted");
   }
   // Unlinking unreferenced objects one by one: a crash leaves garbage for the next run.
