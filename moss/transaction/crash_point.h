@@ -51,6 +51,12 @@ inline constexpr size_t kFirstForwardCrashPoint = 5;  // kCrashPoints[5] == "usr
 inline constexpr std::string_view kRemoveCrashPoints[] = {
     "remove-intent", "remove-trashed", "remove-forgotten", "remove-deleted", "remove-collected"};
 
+// The points of the rollback ladder (ladder.h RollBack), passed by a failing transaction and
+// by recovery rolling one back. "rollback-exchanged" only when /usr held the candidate.
+inline constexpr std::string_view kRollbackCrashPoints[] = {
+    "rollback-exchanged", "rollback-candidate-gone", "rollback-row-dropped", "rollback-collected",
+    "rollback-boot-synced"};
+
 // SIGKILLs the calling process when $MOSS_CRASH_AT equals `name`; stops it (SIGSTOP, for a
 // test to act while it is mid-transaction) when $MOSS_PAUSE_AT does; otherwise nothing.
 // SIGKILL (not abort) because a real power cut runs no handlers and flushes nothing.

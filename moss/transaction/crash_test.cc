@@ -411,6 +411,50 @@ TEST_F(CrashFixture, FailureAtEveryStepBeforeTheCommitRollsBackByTheLadder) {
   EXPECT_EQ(UsrOf(*root_, "usr"), before);
 }
 
+// Recovery is itself crash-safe: killed at any point of its own work (the forward phases
+// after a crash past the commit point, the rollback ladder after one before it), the next
+// recovery finishes the job and the root is consistent.
+TEST_F(CrashFixture, RecoveryKilledAtEveryPointOfItsOwnWorkIsFinishedByTheNext) {
+  Install({linux1_, a_});
+  std::vector<std::pair<std::string, std::string>> cases;  // transaction point, recovery point
+  for (size_t i = kFirstForwardCrashPoint + 2; i < std::size(kCrashPoints); ++i) {
+    cases.push_back({"usr-renamed", std::string(kCrashPoints[i])});
+  }
+  for (const auto& p : kRollbackCrashPoints) {
+    if (p != "rollback-exchanged") cases.push_back({"tx-triggers-done", std::string(p)});
+  }
+  for (const auto& [in_tx, in_recovery] : cases) {
+    const std::string where = StrCat(in_tx, " then ", in_recovery);
+    const std::string before = ActiveNow();
+    const auto before_usr = UsrOf(*root_, "usr");
+    // Alternate the kernel so every switch has work for the boot sync.
+    const std::string kernel =
+        UsrOf(*root_, "usr").count("lib/kernel/6.1.0/vmlinuz") ? linux2_ : linux1_;
+    ASSERT_EQ(CrashIn(in_tx,
+                      [&](MachineRoot& r) -> absl::Status {
+                        ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {kernel}));
+                        return Apply(r, sel, options_).status();
+                      }),
+              1)
+        << where;
+    ASSERT_EQ(CrashIn(in_recovery, [&](MachineRoot& r) { return Recover(r, options_).status(); }),
+              1)
+        << where << ": recovery did not pass " << in_recovery;
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    auto report = Recover(*r, options_);
+    ASSERT_TRUE(report.ok()) << where << ": " << report.status();
+    const bool forward = in_tx == "usr-renamed";
+    if (forward) {
+      EXPECT_NE(ActiveNow(), before) << where;
+    } else {
+      EXPECT_EQ(ActiveNow(), before) << where;
+      EXPECT_EQ(UsrOf(*root_, "usr"), before_usr) << where;
+    }
+    ExpectConsistent(*r, where, /*boot=*/true, {"beta.conf"});
+    Report("recover", where, forward ? "rolled forward" : "rolled back");
+  }
+}
+
 // Recovery never guesses: when ROOT/usr is neither the tree the journal came from nor the one
 // it went to (here: the right fstx but another token), it stops, says what to do, and changes
 // nothing.

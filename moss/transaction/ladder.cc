@@ -309,6 +309,7 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
                                        "moss will not guess. Run moss state recover"));
     }
     ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.fd()), what);
+    CrashPoint("rollback-exchanged");
     actions.push_back(StrCat("rolled back: ", root.path(), "/usr is state ",
                              j.from_fstx.empty() ? "none" : j.from_fstx, " again"));
   }
@@ -344,6 +345,7 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
                                      "not in ", root.path(), "/usr; run moss state recover"));
   }
   ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.states_fd(), kStaging), what);
+  CrashPoint("rollback-candidate-gone");
 
   // 3. The candidate's row (never for an activation: that state stays retained).
   if (j.state_number != 0) {
@@ -353,6 +355,7 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
       actions.push_back(StrCat("rolled back: dropped unfinished state ", j.to_fstx));
     }
   }
+  CrashPoint("rollback-row-dropped");
 
   // 4. Space: the candidate's objects and stones nothing else references.
   if (j.operation != "activate") {
@@ -363,12 +366,16 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
     }
   }
 
+  CrashPoint("rollback-collected");
+
   // 5. Boot entries: back to the retained states (a no-op unless a sync had begun).
   if (o.boot_hook) {
     ONIX_ASSIGN_OR_RETURN(std::vector<RetainedState> states, root.RetainedStates());
     absl::Status s = o.boot_hook(root.path(), states);
     if (!s.ok()) return Annotate(s, StrCat(what, ": restoring boot entries"));
   }
+
+  CrashPoint("rollback-boot-synced");
 
   // 6. The journal: this transaction is over.
   return Annotate(ClearJournal(root.moss_fd()), what);
