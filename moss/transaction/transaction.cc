@@ -104,7 +104,10 @@ absl::Status Switch(MachineRoot& root, SwitchContext& ctx, const Options& o,
   DeferSignals defer;
   absl::Status exchanged = ExchangeUsr(root, ctx);
   if (!exchanged.ok()) return Fail(root, ctx, o, exchanged);
-  return FinishForward(root, ctx, PhaseIndex("root-links"), o, warnings, etc);
+  // Past the commit point an error cannot undo the switch: say so, and what finishes it.
+  return Annotate(FinishForward(root, ctx, PhaseIndex("root-links"), o, warnings, etc),
+                  StrCat("state ", ctx.fstx, " is active, but finishing the switch failed (",
+                         "moss state recover completes it)"));
 }
 
 // Phase "tx triggers done": tx.d triggers of the candidate whose globs match a changed path

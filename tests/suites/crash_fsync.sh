@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# fsync failures: the real moss binary runs an install and an activation under strace with
+# fsync / fdatasync / syncfs failing (EIO) at their n-th call, for every n the operation makes;
+# after each, `moss state recover` leaves /usr exactly the old or the new state, `state verify`
+# clean, no journal or staging, and the next transaction works (docs/crash-safety.md).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+pass=0 fail=0
+check() { # name command...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
+  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
+}
+finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+
+command -v strace >/dev/null || { check "strace is installed" false; finish; }
+bazel build //moss:moss //moss/stone:pack_tree >/dev/null 2>&1 ||
+  { check "bazel build //moss:moss //moss/stone:pack_tree" false; finish; }
+bin=$(readlink -f bazel-bin)
+moss=$bin/moss/moss
+pack=$bin/moss/stone/pack_tree
+work=$(mktemp -d "${TMPDIR:-/tmp}/onix-crash-fsync.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# Hash of a usr tree without its .fstx (whose token differs per build).
+treehash() { (cd "$1" && find . ! -name .fstx -printf '%P %y %m %l\n' | sort &&
+  find . -type f ! -name .fstx -print0 | sort -z | xargs -0 sha256sum) | sha256sum; }
+stone() { # name version file=content...
+  local name=$1 version=$2; shift 2
+  local tree=$work/tree-$name-$version; mkdir -p "$tree"
+  for spec in "$@"; do mkdir -p "$tree/$(dirname "${spec%%=*}")"; printf '%s' "${spec#*=}" >"$tree/${spec%%=*}"; done
+  "$pack" "$tree" "$work/$name-$version.stone" "$name" "$version" >/dev/null 2>&1
+  echo "$work/$name-$version.stone"
+}
+a=$(stone alpha 1.0 bin/alpha=alpha1 share/defaults/etc/alpha.conf=a=1)
+b=$(stone beta 1.0 bin/beta=beta1 lib/libbeta.so=b share/defaults/etc/beta.conf=b=1)
+c=$(stone gamma 1.0 bin/gamma=gamma1)
+
+# The base root: state 1 (alpha), state 2 (alpha + beta) active. The install adds gamma to it
+# (old: state 2, new: alpha + beta + gamma); the activation goes back to state 1.
+base=$work/base; mkdir -p "$base"
+"$moss" --root "$base" install "$a" >/dev/null 2>&1 && "$moss" --root "$base" install "$b" >/dev/null 2>&1 ||
+  { check "base root with two states" false; finish; }
+s1=$("$moss" --root "$base" state list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["fstx"])')
+old=$(treehash "$base/usr")
+ref=$work/ref; cp -a "$base" "$ref"
+"$moss" --root "$ref" install "$c" >/dev/null 2>&1
+new_install=$(treehash "$ref/usr")
+new_activate=$(treehash "$base/.moss/root/$s1/usr")
+
+run() { # op root -> the moss command line of the operation
+  case $1 in
+    install) echo "$moss --root $2 install $c" ;;
+    activate) echo "$moss --root $2 state activate $s1 --yes" ;;
+  esac
+}
+
+for op in install activate; do
+  case $op in install) new=$new_install ;; activate) new=$new_activate ;; esac
+  # How many of each sync call the operation makes (all threads and children).
+  probe=$work/probe-$op; cp -a "$base" "$probe"
+  strace -f -qq -o "$work/strace-$op" -e trace=fsync,fdatasync,syncfs $(run $op "$probe") >/dev/null 2>&1
+  for call in fsync fdatasync syncfs; do
+    count=$(grep -c "^[0-9]* *$call(" "$work/strace-$op" || true)
+    failed_runs=0 back=0 forward=0 bad=0
+    for ((n = 1; n <= count; n++)); do
+      r=$work/r-$op-$call-$n; cp -a "$base" "$r"
+      strace -f -qq -o /dev/null -e trace=$call -e inject=$call:error=EIO:when=$n \
+        $(run $op "$r") >"$work/out" 2>&1 || failed_runs=$((failed_runs + 1))
+      if ! "$moss" --root "$r" state recover >"$work/recover" 2>&1; then
+        bad=$((bad + 1)); echo "# $op $call #$n: recover failed: $(tail -1 "$work/recover")"; continue
+      fi
+      h=$(treehash "$r/usr")
+      if [[ $h == "$old" ]]; then back=$((back + 1))
+      elif [[ $h == "$new" ]]; then forward=$((forward + 1))
+      else bad=$((bad + 1)); echo "# $op $call #$n: /usr is neither old nor new"; fi
+      if ! "$moss" --root "$r" state verify >/dev/null 2>&1 || [[ -e $r/.moss/journal || -e $r/.moss/root/staging ]]; then
+        bad=$((bad + 1)); echo "# $op $call #$n: not consistent after recovery"
+      fi
+      d=$(stone delta-$op-$call-$n 1.0 bin/delta=d)
+      "$moss" --root "$r" install "$d" >/dev/null 2>&1 || { bad=$((bad + 1)); echo "# $op $call #$n: next install failed"; }
+      rm -rf "$r"
+    done
+    echo "# $op, $call failing at each of its $count calls: $failed_runs runs failed, recovery: $back old, $forward new"
+    check "$op with $call failing at each of its $count calls recovers to old or new ($back old, $forward new)" \
+      test "$bad" = 0
+  done
+done
+finish
