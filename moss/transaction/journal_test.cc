@@ -29,6 +29,17 @@ TEST(Journal, RoundTripsAndRejectsCorruptionAndUnknownVersions) {
   EXPECT_NE(v.status().message().find("version 9"), std::string::npos);
 }
 
+TEST(Journal, RoundTripsEveryFieldOfVersionTwo) {
+  JournalRecord r = kRecord;
+  r.done = "usr-exchanged";
+  r.phase = "root-links";
+  r.from_token = "0011223344556677";
+  r.state_number = 42;
+  auto back = DecodeJournal(EncodeJournal(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+}
+
 TEST(Journal, WriteReadClear) {
   auto root = onix::testing::TempRoot::Make();
   ASSERT_TRUE(root.ok());
@@ -42,7 +53,7 @@ TEST(Journal, WriteReadClear) {
   EXPECT_EQ(*RootId(moss->get()), id);  // stable once created
 }
 
-TEST(Recover, RefusesACorruptJournalAndOneFromAnotherRoot) {
+TEST(Recover, RefusesACorruptJournalOneOfAnUnknownVersionAndOneFromAnotherRoot) {
   auto root = onix::testing::TempRoot::Make();
   ASSERT_TRUE(root.ok());
   auto r = MachineRoot::Open(root->path(), Access::kWrite, LockWait::kFail);
@@ -57,6 +68,16 @@ TEST(Recover, RefusesACorruptJournalAndOneFromAnotherRoot) {
   s = Recover(*r);
   ASSERT_TRUE(absl::IsFailedPrecondition(s.status()));
   EXPECT_NE(s.status().message().find("another machine root"), std::string::npos);
+
+  // A journal of another version (an older or newer moss wrote it): refused, kept.
+  std::string future = EncodeJournal(kRecord);
+  future[8] = 7;
+  ASSERT_TRUE(root->WriteFile(".moss/journal", future).ok());
+  s = Recover(*r);
+  ASSERT_TRUE(absl::IsFailedPrecondition(s.status())) << s.status();
+  EXPECT_NE(s.status().message().find("journal version 7 is unknown"), std::string::npos)
+      << s.status();
+  EXPECT_TRUE(*fs::ExistsAt(root->fd(), ".moss/journal"));
 
   JournalRecord ours = kRecord;
   ours.root_id = *RootId(r->moss_fd());
