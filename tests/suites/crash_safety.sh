@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# fsync failures: the real moss binary runs an install and an activation under strace with
+# Crash safety through the real moss binary (docs/crash-safety.md).
+# 1. Two processes: a moss stopped in the middle of its transaction (MOSS_PAUSE_AT, SIGSTOP)
+#    makes a second moss wait (and say so) until it is done; they never interleave.
+# 2. fsync failures: the real moss binary runs an install and an activation under strace with
 # fsync / fdatasync / syncfs failing (EIO) at their n-th call, for every n the operation makes;
 # after each, `moss state recover` leaves /usr exactly the old or the new state, `state verify`
-# clean, no journal or staging, and the next transaction works (docs/crash-safety.md).
+# clean, no journal or staging, and the next transaction works.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 pass=0 fail=0
@@ -47,6 +50,33 @@ ref=$work/ref; cp -a "$base" "$ref"
 new_install=$(treehash "$ref/usr")
 new_activate=$(treehash "$base/.moss/root/$s1/usr")
 
+# 1. A second moss during a transaction.
+r=$work/concurrent; cp -a "$base" "$r"
+MOSS_PAUSE_AT=usr-renamed "$moss" --root "$r" install "$c" >"$work/first" 2>&1 &
+first=$!
+for _ in $(seq 100); do [[ $(ps -o stat= -p $first 2>/dev/null) == T* ]] && break; sleep 0.1; done
+check "the first moss stops right after its exchange" bash -c "[[ \$(ps -o stat= -p $first) == T* && -e '$r/.moss/journal' ]]"
+mid=$(treehash "$r/usr"); journal=$(sha256sum <"$r/.moss/journal")
+d=$(stone delta 1.0 bin/delta=d)
+"$moss" --root "$r" install "$d" >"$work/second" 2>&1 &
+second=$!
+sleep 1
+check "a second moss waits for the lock, naming the first's pid" \
+  bash -c "kill -0 $second && grep -q 'waiting for the lock' '$work/second' && grep -q 'pid $first' '$work/second'"
+check "while it waits nothing changes: /usr and the journal are the first's" \
+  test "$(treehash "$r/usr") $(sha256sum <"$r/.moss/journal")" = "$mid $journal"
+kill -CONT $first
+wait $first; rc1=$?
+wait $second; rc2=$?
+check "both finish, one after the other" test "$rc1:$rc2" = "0:0"
+check "the second state was built on the first's (no interleaving)" bash -c "
+  '$moss' --root '$r' state list --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert [x[\"parent\"] for x in s[-2:]] == [s[-3][\"fstx\"], s[-2][\"fstx\"]], s
+' && [[ -e '$r/usr/bin/gamma' && -e '$r/usr/bin/delta' ]] && '$moss' --root '$r' state verify >/dev/null"
+
+# 2. fsync failures.
 run() { # op root -> the moss command line of the operation
   case $1 in
     install) echo "$moss --root $2 install $c" ;;
@@ -61,6 +91,7 @@ for op in install activate; do
   strace -f -qq -o "$work/strace-$op" -e trace=fsync,fdatasync,syncfs $(run $op "$probe") >/dev/null 2>&1
   for call in fsync fdatasync syncfs; do
     count=$(grep -c "^[0-9]* *$call(" "$work/strace-$op" || true)
+    [[ $count -gt 0 ]] || { echo "# $op makes no $call calls"; continue; }
     failed_runs=0 back=0 forward=0 bad=0
     for ((n = 1; n <= count; n++)); do
       r=$work/r-$op-$call-$n; cp -a "$base" "$r"
