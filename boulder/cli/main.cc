@@ -1,5 +1,5 @@
 // boulder: builds stones from stone.yaml recipes in a sandbox.
-//   boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR] [--repo DIR]
+//   boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR] [--repo DIR|URI]
 //                        [--check-manifest FILE] [--jobs N] [--keep-work] [--macros DIR]
 //   boulder chroot RECIPE [same source options]
 //   boulder fetch RECIPE [--source-cache DIR] [--mirror DIR]
@@ -22,9 +22,10 @@ namespace onix::boulder {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR] [--repo DIR]\n"
+    "usage: boulder build RECIPE [--output DIR] [--source-cache DIR] [--mirror DIR]\n"
+    "                            [--repo DIR|URI]\n"
     "                            [--check-manifest FILE] [--jobs N] [--keep-work] [--macros DIR]\n"
-    "       boulder chroot RECIPE [--source-cache DIR] [--mirror DIR]\n"
+    "       boulder chroot RECIPE [--source-cache DIR] [--mirror DIR] [--repo DIR|URI]\n"
     "       boulder fetch RECIPE [--source-cache DIR] [--mirror DIR]\n"
     "       boulder fetch --from-debian-source PKG [--source-cache DIR] [--mirror DIR]\n"
     "       boulder new URL [--mirror DIR]\n";

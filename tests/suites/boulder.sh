@@ -189,6 +189,7 @@ license: MIT
 summary: Greets through libhello
 builddeps:
   - pkgconfig(hello)
+  - soname(libhello.so.1(x86_64))
   - binary(make)
 install: |
   test -f /usr/include/hello.h && test -f /usr/.fstx
@@ -198,14 +199,25 @@ install: |
 Y
 # The repository: the hello stones plus the C library they need (the solver insists).
 cp -r "$S/out1" "$S/repo1" && cp "$S/mhout/musl-host-1.2.3-1-1-x86_64.stone" "$S/repo1/"
-t "builddeps: pkgconfig() is installed by moss from an indexed repository, make is the host's" bash -c "
+t "builddeps: pkgconfig() and soname() are installed by moss from an indexed repository, make is the host's" bash -c "
   '$moss' index '$S/repo1' >/dev/null &&
   '$B' build '$S/g/stone.yaml' --source-cache '$S/cache' --output '$S/gout' --repo '$S/repo1' 2>'$S/err-g' >/dev/null &&
   python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); d={b[\"dep\"]: b for b in m[\"builddeps\"]}; assert d[\"binary(make)\"][\"from\"] == \"host\"; assert d[\"hello-devel\"][\"from\"] == \"hello-devel-1.0-1-1-x86_64.stone\", d; assert \"soname(libhello.so.1(x86_64))\" in m[\"packages\"][0][\"depends\"]' '$S/gout/manifest.json'"
 t "builddeps: a provider no repository has is an error naming the recipe line, no stones" bash -c "
   sed 's/pkgconfig(hello)/pkgconfig(nosuch)/' '$S/g/stone.yaml' >'$S/g/bad.yaml' &&
   ! '$B' build '$S/g/bad.yaml' --source-cache '$S/cache' --output '$S/gbad' --repo '$S/repo1' 2>'$S/err-gbad' &&
-  grep -q 'bad.yaml:7: installing build dependencies pkgconfig(nosuch)' '$S/err-gbad' && ! ls '$S/gbad'/*.stone 2>/dev/null"
+  grep -q 'bad.yaml:7: installing build dependencies pkgconfig(nosuch), soname(libhello.so.1(x86_64))' '$S/err-gbad' && ! ls '$S/gbad'/*.stone 2>/dev/null"
+
+# Unprivileged: boulder as nobody installs the build root with moss and builds in a user
+# namespace (uid 0 inside is nobody outside).
+if [[ $(id -u) == 0 ]]; then
+  mkdir -p "$S/nobody" && chmod 755 "$S" && chmod 1777 "$S/nobody" && chmod -R a+rX "$S/repo1" "$S/g" "$B"
+  t "builddeps: an unprivileged boulder installs the build root with moss and builds" bash -c "
+    setpriv --reuid=65534 --regid=65534 --clear-groups env HOME='$S/nobody' \
+      '$B' build '$S/g/stone.yaml' --output '$S/nobody/out' --source-cache '$S/nobody/cache' \
+      --repo '$S/repo1' --work-dir '$S/nobody' >/dev/null 2>'$S/nobody/err' &&
+    test \"\$(stat -c %u '$S/nobody/out/greeter-2-1-1-x86_64.stone')\" = 65534"
+fi
 
 # ---- boulder fetch --from-debian-source: Debian's real source archive -----------------------
 # GNU hello 2.10's upstream tarball, as published on ftp.gnu.org (hello-2.10.tar.gz) and kept
