@@ -268,6 +268,7 @@ t "recipe fuzzer builds with clang++ -fsanitize=fuzzer,address" \
 mkdir -p "$S/fuzz/corpus" "$S/fuzz/artifacts"
 for f in stones/*/stone.yaml; do cp "$f" "$S/fuzz/corpus/$(basename "$(dirname "$f")").yaml"; done
 cp boulder/data/macros/*.yaml "$S/r/stone.yaml" "$S/g/stone.yaml" "$S/fuzz/corpus/" 2>/dev/null
+cp boulder/recipe/fuzz/corpus/* "$S/fuzz/corpus/"
 t "fuzzed the recipe and macro parsers for ${fuzz_seconds}s: no crash, every error names file:line" bash -c "
   cd '$S/fuzz' && ASAN_OPTIONS=detect_leaks=1 '$S/recipe_fuzzer' -max_total_time=$fuzz_seconds \
     -max_len=16384 -rss_limit_mb=2048 -artifact_prefix='$S/fuzz/artifacts/' corpus >'$S/fuzz/log' 2>&1 ||
