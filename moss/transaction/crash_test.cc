@@ -266,6 +266,43 @@ TEST_P(CrashTest, RemoveKilledAtEveryPointRecoversToOldOrNew) {
   Report("remove", point, outcome);
 }
 
+// The very first transaction of a root (no /usr yet: the commit point is a no-replace rename).
+TEST_P(CrashTest, FirstInstallKilledAtEveryPointRecoversToNothingOrNew) {
+  const std::string point = GetParam();
+  const auto expected = Reference({{linux1_, a_}});
+  const int killed = CrashIn(point, [&](MachineRoot& r) -> absl::Status {
+    ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {linux1_, a_}));
+    return Apply(r, sel, options_).status();
+  });
+  ASSERT_EQ(killed, 1) << "not killed at " << point;
+  auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+  ASSERT_TRUE(r.ok());
+  auto report = Recover(*r, options_);
+  ASSERT_TRUE(report.ok()) << point << ": " << report.status();
+  std::string outcome;
+  if (!*fs::ExistsAt(root_->fd(), "usr")) {
+    outcome = "rolled back";
+    EXPECT_TRUE(r->db().States(true)->empty()) << point;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << point;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging")) << point;
+    EXPECT_TRUE(r->store().List()->empty()) << point << ": the candidate's objects stayed";
+    auto entries = boot::ListOnixEntries(root_->Path("boot"));
+    EXPECT_TRUE(entries.ok() && entries->empty()) << point;
+  } else if (UsrOf(*root_, "usr") == expected) {
+    outcome = "rolled forward";
+    CheckConsistent(*r, point);
+  } else {
+    ADD_FAILURE() << point << ": /usr is neither absent nor the new state";
+    outcome = "HALF";
+  }
+  EXPECT_EQ(outcome, AfterCommit(point) ? "rolled forward" : "rolled back") << point;
+  auto sel = InstallSelection(*r, {linux1_, c_});  // with a kernel, so it gets an entry
+  ASSERT_TRUE(sel.ok());
+  EXPECT_TRUE(Apply(*r, *sel, options_).ok()) << point;
+  CheckConsistent(*r, StrCat(point, " + next"));
+  Report("first", point, outcome);
+}
+
 TEST_P(CrashTest, ActivateKilledAtEveryPointRecoversToOldOrNew) {
   const std::string point = GetParam();
   const std::string first = Install({linux1_, a_});

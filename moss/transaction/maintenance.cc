@@ -78,6 +78,9 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
     ONIX_RETURN_IF_ERROR_CTX(state::RemoveTree(root.states_fd(), trash), what);
     absl::Status moved = fs::RenameAt(root.states_fd(), st.fstx, root.states_fd(), trash);
     if (!moved.ok() && !absl::IsNotFound(moved)) return Annotate(moved, what);
+    // Durable before the row goes, so a power cut never leaves a tree without its row (which
+    // nothing would ever remove).
+    ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(root.states_fd()), what);
     // Commit point of a removal: from here recovery finishes it (the trash name says so).
     CrashPoint("remove-trashed");
     ONIX_RETURN_IF_ERROR_CTX(root.db().DeleteState(st.number), what);
