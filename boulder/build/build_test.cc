@@ -384,5 +384,46 @@ TEST_F(BuildTest, BuildDependenciesAreInstalledByMossFromTheRepoIntoTheSandboxUs
   EXPECT_FALSE(HasStone(Dir("m/out")));
 }
 
+// A build dependency that ships a program the declared host toolchain also has (busybox's
+// applet links do): inside the sandbox /usr/bin/sed is the host's (the toolchain wins), the
+// dependency's other files are there, and %(depsroot) still shows the dependency as moss
+// installed it.
+TEST_F(BuildTest, DeclaredHostToolchainWinsOverABuildDependencyAtTheSamePath) {
+  constexpr char kFakeTools[] =
+      "name: faketools\n"
+      "version: \"1\"\n"
+      "release: 1\n"
+      "license: MIT\n"
+      "summary: A sed that is not GNU sed\n"
+      "install: |\n"
+      "  mkdir -p %(installroot)/usr/bin\n"
+      "  printf '#!/bin/sh\\necho fake\\n' > %(installroot)/usr/bin/fake-sed\n"
+      "  chmod 755 %(installroot)/usr/bin/fake-sed\n"
+      "  ln -s fake-sed %(installroot)/usr/bin/sed\n";
+  auto tools = Build("t", kFakeTools);
+  ASSERT_TRUE(tools.ok()) << tools.status();
+  ASSERT_TRUE(moss::repo::BuildIndex(Dir("t/out")).ok());
+  constexpr char kUser[] =
+      "name: user\n"
+      "version: \"1\"\n"
+      "release: 1\n"
+      "license: MIT\n"
+      "summary: Uses sed\n"
+      "builddeps: [faketools]\n"
+      "install: |\n"
+      "  P=%(installroot)/usr/share/probe\n"
+      "  mkdir -p $P\n"
+      "  sed --version | head -1 > $P/sed\n"
+      "  /usr/bin/fake-sed > $P/fake\n"
+      "  readlink %(depsroot)/usr/bin/sed > $P/depsroot\n";
+  auto r = Build("u", kUser, "", /*keep_work=*/true, Dir("t/out"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string probe = r->work_dir + "/mason/install/usr/share/probe";
+  EXPECT_EQ(ReadFile(probe + "/sed")->rfind("sed (GNU sed)", 0), 0u) << *ReadFile(probe + "/sed");
+  EXPECT_EQ(*ReadFile(probe + "/fake"), "fake\n");
+  EXPECT_EQ(*ReadFile(probe + "/depsroot"), "fake-sed\n");
+  (void)RemoveTree(r->work_dir);
+}
+
 }  // namespace
 }  // namespace onix::boulder
