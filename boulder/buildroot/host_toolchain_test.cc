@@ -48,6 +48,15 @@ TEST(ResolveHostToolchain, ShippedMuslDeclarationResolvesWithLinksAndLibraries) 
                              [](const HostEntry& a, const HostEntry& b) { return a.path < b.path; }));
 }
 
+TEST(ResolveHostToolchain, ShippedGlibcDeclarationHasGccButNotMusl) {
+  auto tc = ResolveHostToolchain(HostToolchainFile(DefaultMacroDir(), "glibc"), {});
+  ASSERT_TRUE(tc.ok()) << tc.status();
+  EXPECT_NE(Find(*tc, "/usr/bin/gcc"), nullptr);
+  EXPECT_NE(Find(*tc, "/usr/lib/x86_64-linux-gnu/crt1.o"), nullptr);
+  EXPECT_EQ(Find(*tc, "/usr/bin/musl-gcc"), nullptr);
+  EXPECT_EQ(Find(*tc, "/usr/lib/x86_64-linux-musl"), nullptr);
+}
+
 TEST(ResolveHostToolchain, MissingDeclaredPathIsAnErrorNamingTheFileAndLine) {
   auto tmp = TempDir::Make("host-tc-");
   ASSERT_TRUE(tmp.ok());
