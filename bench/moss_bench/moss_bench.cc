@@ -11,7 +11,7 @@
 // Timed work goes through the moss libraries (the CLI has no install-by-name); the CLI runs
 // only for the peak-RSS figures. Everything lives below --workdir.
 //
-//   moss_bench --out results.json --workdir DIR [--quick] [--runs N] [--moss PATH]
+//   moss_bench --out results.json --workdir DIR [--quick | --medium-only] [--runs N] [--moss PATH]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,6 +49,7 @@ namespace repo = ::onix::moss::repo;
 struct Args {
   std::string out, workdir = "build/bench/work", moss;
   bool quick = false;
+  bool medium_only = false;  // the medium set alone (no medium/small switch ratio)
   int runs = 5;
 };
 
@@ -430,7 +431,8 @@ absl::Status Run(Args a, const std::string& self) {
     return FailedPrecondition(
         StrCat("no moss binary at ", a.moss, " (build //moss:moss or pass --moss PATH)"));
   }
-  std::vector<std::pair<std::string, PackageSetSpec>> sizes = {{"small", SmallPackageSet()}};
+  std::vector<std::pair<std::string, PackageSetSpec>> sizes;
+  if (!a.medium_only) sizes.push_back({"small", SmallPackageSet()});
   if (!a.quick) sizes.push_back({"medium", MediumPackageSet()});
   std::vector<Size> done;
   std::vector<Figure> figs;
@@ -469,16 +471,24 @@ int main(int argc, char** argv) {
       args.workdir = next();
     } else if (a == "--quick") {
       args.quick = true;
+    } else if (a == "--medium-only") {
+      args.medium_only = true;
     } else if (a == "--runs") {
       args.runs = std::atoi(next().c_str());
     } else if (a == "--moss") {
       args.moss = next();
     } else {
-      return onix::ReportStatus("moss_bench",
-                                onix::InvalidArgument(onix::StrCat(
-                                    "unknown argument '", a,
-                                    "' (--out F --workdir D [--quick] [--runs N] [--moss PATH])")));
+      return onix::ReportStatus(
+          "moss_bench",
+          onix::InvalidArgument(onix::StrCat(
+              "unknown argument '", a,
+              "' (--out F --workdir D [--quick | --medium-only] [--runs N] [--moss PATH])")));
     }
+  }
+  if (args.quick && args.medium_only) {
+    return onix::ReportStatus(
+        "moss_bench",
+        onix::InvalidArgument("--quick (small only) and --medium-only exclude each other"));
   }
   if (args.runs < 1) {
     return onix::ReportStatus("moss_bench", onix::InvalidArgument("--runs must be positive"));
