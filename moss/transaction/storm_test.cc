@@ -94,7 +94,11 @@ TEST(KillStorm, TwoHundredTransactionsKilledAtRandomTimesAlwaysRecoverToOldOrNew
     installed["linux"] = kernel;
     packages_of[res->plan.to_fstx] = installed;
   }
-  std::mt19937 rng(20261124);
+  // A fixed seed by default, so a failure reproduces; MOSS_STORM_SEED explores others.
+  const char* seed_env = std::getenv("MOSS_STORM_SEED");
+  const uint32_t seed =
+      seed_env ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10)) : 20261124u;
+  std::mt19937 rng(seed);
   int killed = 0, interrupted = 0, finished = 0, old_state = 0, new_state = 0, failures = 0;
   std::map<std::string, int> by_op;
   const auto started = std::chrono::steady_clock::now();
@@ -209,10 +213,10 @@ TEST(KillStorm, TwoHundredTransactionsKilledAtRandomTimesAlwaysRecoverToOldOrNew
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
-      "kill storm: %d transactions (%d install, %d remove, %d update, %d activate, "
+      "kill storm (seed %u): %d transactions (%d install, %d remove, %d update, %d activate, "
       "%d prune); %d killed (%d with the journal open), %d finished before the kill; after "
       "recovery %d old, %d new, %d failures; %.1f s\n",
-      kTransactions, by_op["install"], by_op["remove"], by_op["update"], by_op["activate"],
+      seed, kTransactions, by_op["install"], by_op["remove"], by_op["update"], by_op["activate"],
       by_op["prune"], killed, interrupted, finished, old_state, new_state, failures, secs);
   EXPECT_EQ(failures, 0);
   // An honest storm kills many transactions part-way, not only before or after them.
