@@ -75,6 +75,36 @@ TEST(MergeLayouts, SharedDirectoriesMergeAndFileConflictNamesBothPackages) {
   EXPECT_NE(bad.status().message().find("both a and c"), std::string::npos);
 }
 
+TEST(MergeLayouts, SortsByPathAndTheFirstPackageOwnsASharedDirectory) {
+  stone::LayoutEntry lib_b = Dir("lib");
+  lib_b.mode = 0700;
+  std::vector<stone::LayoutEntry> a = {Dir("lib"), File("lib/z", "a")};
+  std::vector<stone::LayoutEntry> b = {Dir("bin"), File("bin/b", "b"), lib_b};
+  std::vector<stone::LayoutEntry> c = {Dir("lib"), File("lib/a", "c")};
+  auto m = MergeLayouts({{"a", &a}, {"b", &b}, {"c", &c}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<std::string> paths;
+  for (const auto& e : *m) paths.push_back(e.entry.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"bin", "bin/b", "lib", "lib/a", "lib/z"}));
+  EXPECT_EQ((*m)[2].package, "a");
+  EXPECT_EQ((*m)[2].entry.mode, 0755u);
+  EXPECT_EQ((*m)[3].package, "c");
+  std::vector<stone::LayoutEntry> d = {File("lib", "not a dir")};
+  auto bad = MergeLayouts({{"a", &a}, {"b", &b}, {"d", &d}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/usr/lib is shipped by both a and d"), std::string::npos)
+      << bad.status();
+}
+
+TEST(DiffLayouts, UnsortedInputsGiveSortedLists) {
+  std::vector<stone::LayoutEntry> from = {File("z", "1"), File("a", "1"), File("m", "1")};
+  std::vector<stone::LayoutEntry> to = {File("m", "2"), File("b", "1"), File("a", "1")};
+  LayoutDiff d = DiffLayouts(from, to);
+  EXPECT_EQ(d.added, std::vector<std::string>{"b"});
+  EXPECT_EQ(d.removed, std::vector<std::string>{"z"});
+  EXPECT_EQ(d.changed, std::vector<std::string>{"m"});
+}
+
 TEST(DiffLayouts, ReportsAddedRemovedChanged) {
   std::vector<stone::LayoutEntry> from = {File("a", "1"), File("b", "1")};
   std::vector<stone::LayoutEntry> to = {File("b", "2"), File("c", "1")};
