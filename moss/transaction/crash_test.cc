@@ -430,6 +430,12 @@ TEST_F(CrashFixture, FailureAtEveryStepBeforeTheCommitRollsBackByTheLadder) {
       EXPECT_EQ(state::ReadTreeId(tree->get())->fstx, q->front()) << step;
     }
   }
+  // A prune gives the quarantined candidate's space back.
+  {
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    ASSERT_TRUE(Prune(*r, 1, false, options_.boot_hook).ok());
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/quarantine"));
+  }
   // A failing activation goes back to its archive.
   const std::string second = Install({linux2_, b_});
   const auto second_usr = UsrOf(*root_, "usr");

@@ -89,6 +89,9 @@ absl::StatusOr<RemoveResult> RemoveStates(MachineRoot& root, const std::vector<s
     ONIX_RETURN_IF_ERROR_CTX(state::RemoveTree(root.states_fd(), trash), what);
     CrashPoint("remove-deleted");
   }
+  // The quarantined candidate (the newest failed transaction's tree) holds its files' space
+  // through hardlinks; an explicit removal is when the admin wants space back.
+  ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.moss_fd(), "quarantine"), "removing states");
   // Unlinking unreferenced objects one by one: a crash leaves garbage for the next run.
   ONIX_ASSIGN_OR_RETURN(result.gc, CollectGarbage(root));
   CrashPoint("remove-collected");
@@ -130,6 +133,7 @@ absl::StatusOr<RemoveResult> Prune(MachineRoot& root, size_t keep, bool dry_run,
   if (doomed.empty()) {
     RemoveResult none;
     if (!dry_run) {
+      ONIX_RETURN_IF_ERROR_CTX(fs::RemoveTreeAt(root.moss_fd(), "quarantine"), "pruning");
       ONIX_ASSIGN_OR_RETURN(none.gc, CollectGarbage(root));
     }
     return none;

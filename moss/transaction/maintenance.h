@@ -18,7 +18,8 @@ struct RemoveResult {
   GcResult gc;
 };
 
-// Removes the named states (trees, database rows, history refs), then collects garbage.
+// Removes the named states (trees, database rows, history refs) and the quarantined candidate
+// of a failed transaction (.moss/quarantine), then collects garbage.
 // The active state is refused (FailedPrecondition), an unknown id is NotFound; all ids are
 // checked before anything is removed. Each tree is first renamed to .moss/root/.trash-<fstx>
 // (atomic), so a crash leaves the state whole or a trash tree the next run deletes.
