@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -47,6 +49,22 @@ absl::StatusOr<ObjectKey> ObjectKey::Parse(std::string_view name) {
   key.mode = static_cast<uint32_t>(mode);
   return key;
 }
+
+struct Store::ShardCache {
+  std::mutex mu;
+  std::array<int, 256> fds;
+  ShardCache() { fds.fill(-1); }
+  ~ShardCache() {
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+};
+
+Store::Store(UniqueFd fd) : fd_(std::move(fd)), shards_(std::make_unique<ShardCache>()) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
 
 absl::StatusOr<Store> Store::Open(int moss_dirfd, std::string_view name) {
   absl::Status made = fs::MkdirAt(moss_dirfd, name, 0755);
@@ -138,11 +156,24 @@ absl::Status CopyBytes(int from, int to, uint64_t length) {
 
 absl::StatusOr<ObjectWriter> Store::BeginObject(const Digest& digest) const {
   const std::string what = StrCat("adding store object ", digest.Hex());
-  absl::StatusOr<UniqueFd> shard = OpenShard(digest, /*create=*/true);
-  if (!shard.ok()) return Annotate(shard.status(), what);
-  absl::StatusOr<UniqueFd> tmp = OpenTmpfile(shard->get());
+  UniqueFd shard;
+  {
+    std::lock_guard<std::mutex> lock(shards_->mu);
+    int& cached = shards_->fds[digest.bytes[0]];
+    if (cached < 0) {
+      absl::StatusOr<UniqueFd> opened = OpenShard(digest, /*create=*/true);
+      if (!opened.ok()) return Annotate(opened.status(), what);
+      cached = opened->release();
+    }
+    shard = UniqueFd(::fcntl(cached, F_DUPFD_CLOEXEC, 0));
+    if (!shard.valid()) {
+      const int err = errno;
+      return Annotate(ErrnoError(err, "dup(shard)"), what);
+    }
+  }
+  absl::StatusOr<UniqueFd> tmp = OpenTmpfile(shard.get());
   if (!tmp.ok()) return Annotate(tmp.status(), what);
-  return ObjectWriter(fd_.get(), digest, std::move(*shard), std::move(*tmp));
+  return ObjectWriter(fd_.get(), digest, std::move(shard), std::move(*tmp));
 }
 
 absl::Status ObjectWriter::Append(std::string_view bytes) {

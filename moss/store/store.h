@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,8 +82,9 @@ class Store {
   // Opens (creating when missing, mode 0755) the store directory `name` below `moss_dirfd`.
   static absl::StatusOr<Store> Open(int moss_dirfd, std::string_view name = "store");
 
-  Store(Store&&) = default;
-  Store& operator=(Store&&) = default;
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
 
   int fd() const { return fd_.get(); }
 
@@ -114,10 +116,14 @@ class Store {
   absl::Status Sync() const;
 
  private:
-  explicit Store(UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit Store(UniqueFd fd);
   absl::StatusOr<UniqueFd> OpenShard(const Digest& digest, bool create) const;
 
   UniqueFd fd_;
+  // Shard directories made and opened once per Store (see BeginObject): a transaction adds
+  // thousands of objects into 256 shards.
+  struct ShardCache;
+  std::unique_ptr<ShardCache> shards_;
 };
 
 }  // namespace onix::moss::store
