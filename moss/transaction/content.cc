@@ -52,11 +52,13 @@ absl::Status FillFrom(store::Store& store, const stone::StoneReader& reader,
       });
 }
 
-// Stones unpacked at once: enough to keep both CPU and disk busy, few enough that memory
-// (a read buffer and a zstd window each) stays small however many stones a transaction has.
+// Stones unpacked at once: enough to keep both CPU and disk busy (a worker often waits on
+// file creation), few enough that memory (a read buffer and a zstd window each, ~4 MiB)
+// stays small however many stones a transaction has.
 int FetchWorkers(size_t stones) {
   const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return static_cast<int>(std::min<size_t>(stones, static_cast<size_t>(std::clamp(cpus, 2, 8))));
+  return static_cast<int>(
+      std::min<size_t>(stones, static_cast<size_t>(std::clamp(2 * cpus, 4, 8))));
 }
 
 }  // namespace
