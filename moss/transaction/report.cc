@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "moss/base/fs_at.h"
 #include "moss/base/str_cat.h"
 
 namespace onix::moss::transaction {
@@ -94,6 +95,15 @@ bool Confirm(bool yes, std::string_view question) {
 absl::StatusOr<MachineRoot> OpenForCommand(const std::string& root, bool mutating, bool dry_run) {
   if (!mutating || dry_run) {
     absl::StatusOr<MachineRoot> r = MachineRoot::Open(root, Access::kRead);
+    // A query cannot reconcile (that needs the lock, and the boot hook only changes have), so
+    // it says when it may be looking at a root in the middle of a transaction.
+    if (r.ok() && fs::ExistsAt(r->moss_fd(), "journal").value_or(false)) {
+      std::fprintf(stderr,
+                   "moss: note: a transaction on %s is in flight or was interrupted; this shows "
+                   "its last committed state (`moss state recover` finishes an interrupted "
+                   "one)\n",
+                   root.c_str());
+    }
     if (!mutating || !absl::IsNotFound(r.status())) return r;
   }
   return MachineRoot::Open(root, Access::kWrite, LockWait::kWait);

@@ -27,7 +27,8 @@ bool Confirm(bool yes, std::string_view question);
 
 // Opens the root for a command: queries and dry runs read (no lock, nothing created, unless
 // the root has no .moss yet and a dry run needs one to plan against); mutations take the
-// lock, waiting for another moss with a message.
+// lock, waiting for another moss with a message. A query on a root with a journal notes on
+// stderr that a transaction is in flight or was interrupted (it cannot reconcile unlocked).
 absl::StatusOr<MachineRoot> OpenForCommand(const std::string& root, bool mutating, bool dry_run);
 
 // Options for a command: progress lines go to stderr unless `json` (stdout stays parseable).

@@ -63,6 +63,8 @@ second=$!
 sleep 1
 check "a second moss waits for the lock, naming the first's pid" \
   bash -c "kill -0 $second && grep -q 'waiting for the lock' '$work/second' && grep -q 'pid $first' '$work/second'"
+"$moss" --root "$r" list installed >/dev/null 2>"$work/query"
+check "a query meanwhile notes the transaction in flight" grep -q 'transaction on .* is in flight or was interrupted' "$work/query"
 check "while it waits nothing changes: /usr and the journal are the first's" \
   test "$(treehash "$r/usr") $(sha256sum <"$r/.moss/journal")" = "$mid $journal"
 kill -CONT $first
