@@ -260,7 +260,19 @@ absl::Status AppendResults(const std::string& path, const std::vector<Figure>& f
       }
     }
   }
-  for (const auto& f : figures) all.push_back(ToJson(f));
+  // A figure measured again replaces the earlier one (tools/bench --only reruns one bench).
+  for (const auto& f : figures) {
+    nlohmann::json j = ToJson(f);
+    bool replaced = false;
+    for (auto& have : all) {
+      if (have.is_object() && have.value("name", "") == f.name) {
+        have = j;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) all.push_back(std::move(j));
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);

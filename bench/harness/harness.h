@@ -66,7 +66,8 @@ absl::StatusOr<ChildRun> RunShell(const std::string& command);
 // pages are evicted here after about a minute).
 absl::Status WarmTree(const std::string& path);
 
-// Appends figures to the JSON array in `path` (creating it).
+// Appends figures to the JSON array in `path` (creating it); a figure whose name is already
+// there replaces the earlier one in place.
 absl::Status AppendResults(const std::string& path, const std::vector<Figure>& figures);
 
 // A plain table for the terminal.

@@ -76,7 +76,9 @@ TEST(AppendResults, WritesExactlyTheIssueKeys) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/results.json";
   Figure f{"switch", 2.5, "ms", "none", 0, 0, "< 10 ms", true, 5, 2, 3};
   ASSERT_TRUE(AppendResults(path, {f}).ok());
-  ASSERT_TRUE(AppendResults(path, {f}).ok());
+  Figure g = f;
+  g.name = "switch medium";
+  ASSERT_TRUE(AppendResults(path, {g}).ok());
   nlohmann::json all;
   std::ifstream(path) >> all;
   ASSERT_EQ(all.size(), 2u);
@@ -87,7 +89,22 @@ TEST(AppendResults, WritesExactlyTheIssueKeys) {
                                             "pass", "ratio", "runs", "target", "unit", "value"}));
   auto back = FigureFromJson(all[1]);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->name, "switch");
+  EXPECT_EQ(back->name, "switch medium");
+}
+
+TEST(AppendResults, AFigureMeasuredAgainReplacesTheEarlierOne) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/replace.json";
+  Figure a{"a", 1, "s", "none", 0, 0, "< 2 s", true, 5, 1, 1};
+  Figure b{"b", 2, "s", "none", 0, 0, "< 2 s", false, 5, 2, 2};
+  ASSERT_TRUE(AppendResults(path, {a, b}).ok());
+  a.value = 1.5;
+  ASSERT_TRUE(AppendResults(path, {a}).ok());
+  nlohmann::json all;
+  std::ifstream(path) >> all;
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]["name"], "a");
+  EXPECT_DOUBLE_EQ(all[0]["value"].get<double>(), 1.5);
+  EXPECT_EQ(all[1]["name"], "b");
 }
 
 }  // namespace
