@@ -84,7 +84,8 @@ absl::StatusOr<GcResult> Gc(const GcRequest& req) {
     }
     if (!remove.empty()) {
       ONIX_ASSIGN_OR_RETURN(moss::transaction::RemoveResult removed,
-                            moss::transaction::RemoveStates(machine, remove, req.dry_run));
+                            moss::transaction::RemoveStates(machine, remove, req.dry_run,
+                                                            moss::bootsync::MakeBootHook()));
       result.removed_states = removed.removed;
       result.machine_bytes_freed = removed.gc.bytes_freed;
       if (!req.dry_run) ONIX_RETURN_IF_ERROR(moss::bootsync::SyncBoot(machine));
