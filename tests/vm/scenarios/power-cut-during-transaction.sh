@@ -30,10 +30,10 @@ for i in range(files):
         f.write(line * (kib * 1024 // 64))
 PY
   mkdir -p "$out"
-  "$PC_BIN/moss/stone/pack_tree" "$tree" "$out/onix-bulk-$version.stone" onix-bulk "$version" \
+  "$PC_WORK/bin/pack_tree" "$tree" "$out/onix-bulk-$version.stone" onix-bulk "$version" \
     >/dev/null || { rm -rf "$tree"; return 1; }
   rm -rf "$tree"
-  "$PC_BIN/moss/moss" index "$out" --sign "$VM_REPO/build/quarry/repo-key.key" >/dev/null || return 1
+  "$PC_WORK/bin/moss" index "$out" --sign "$VM_REPO/build/quarry/repo-key.key" >/dev/null || return 1
   cp "$VM_REPO/build/quarry/repo-key.pub" "$out/repo-key.pub"
 }
 
@@ -72,6 +72,25 @@ case $sel in
   onix-"$fstx".conf|onix-"$fstx"+*) mark booted-entry PASS "$k $fstx $sel" ;;
   *) mark booted-entry FAIL "$k booted=$fstx entry=$sel cmdline=$cmd_fstx entries=$entries" ;;
 esac
+# What the ESP says: every entry must still hold what moss wrote, and the entry systemd-boot
+# picks for "default onix-*" (lowest sort-key among entries with tries left; moss gives the
+# active state onix-0) must be the one it started.
+bad= keys=
+for f in /boot/loader/entries/*.conf; do
+  [ -e "$f" ] || continue
+  n=${f##*/}
+  grep -q '^options .*moss\.fstx=' "$f" 2>/dev/null || { bad="$bad $n($(wc -c <"$f")B)"; continue; }
+  case $n in *+0-*) continue ;; esac
+  key=$(sed -n 's/^sort-key //p' "$f")
+  keys="$keys${key:-~} ${n%%+*}
+"
+done
+[ -z "$bad" ] && mark esp-entries PASS "$k" || mark esp-entries FAIL "$k entries without their content:$bad"
+want=$(printf '%s' "$keys" | sort | head -1 | cut -d' ' -f2)
+got=${sel%%+*}
+got=${got%.conf}
+[ "${want%.conf}" = "$got" ] && mark default-entry PASS "$k $got" ||
+  mark default-entry FAIL "$k firmware started $sel, the entries make ${want:-nothing} the default"
 bid=$(sed -n 's/^BUILD_ID=//p' /usr/lib/os-release 2>/dev/null)
 [ "$bid" = "$fstx" ] && mark build-id PASS "$k" || mark build-id FAIL "$k BUILD_ID=$bid"
 
@@ -123,6 +142,8 @@ pc_wait_marker() {
   local log=$1 step=$2 pid=$3 limit=$4 t0=$SECONDS
   while ((SECONDS - t0 < limit)); do
     tr -d '\r' <"$log" 2>/dev/null | grep -aq "^ONIX-TEST $PC_NAME $step " && return 0
+    # A boot that stopped in the initrd's emergency shell or a panic never gets there.
+    tr -d '\r' <"$log" 2>/dev/null | grep -aq "EMERGENCY\|Kernel panic" && return 1
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.2
   done
@@ -142,8 +163,9 @@ pc_boot() {
     return
   fi
   rm -f "$PC_WORK/qemu.pid"
+  # (stderr aside: bash reports the SIGKILLed QEMU as "Killed")
   vm_boot_agent "$name" "$PC_WORK/disk.img" "$PC_WORK/vars.fd" "$agent" 300 \
-    -pidfile "$PC_WORK/qemu.pid" &
+    -pidfile "$PC_WORK/qemu.pid" 2>"$PC_WORK/boot-$k.err" &
   local bg=$! t
   t=$SECONDS
   while [[ ! -s $PC_WORK/qemu.pid ]] && ((SECONDS - t < 30)); do sleep 0.1; done
@@ -172,7 +194,7 @@ pc_check_boot() {
   recover=$(tr -d '\r' <"$log" | grep -a '^moss-recover: ' | sed 's/^moss-recover: //' | paste -sd ';' -)
   tr -d '\r' <"$log" | grep -aq '^onix-rc: 20-moss-recover ok' ||
     { ok=0; echo "    FAIL: rc.d/20-moss-recover did not report ok at boot"; }
-  for step in recover-idempotent verify booted-entry build-id; do
+  for step in recover-idempotent verify booted-entry esp-entries default-entry build-id; do
     vm_step_passed "$log" "$PC_NAME" "$step" ||
       { ok=0; echo "    FAIL: $step: $(vm_markers "$log" "$PC_NAME" | grep " $step " | cut -d' ' -f5-)"; }
   done
@@ -207,12 +229,16 @@ pc_check_boot() {
 scenario() {
   [[ -x $VM_REPO/bazel-bin/moss/stone/pack_tree ]] ||
     { echo "no bazel-bin/moss/stone/pack_tree (bazel build //moss/stone:pack_tree)"; return 77; }
-  PC_BIN=$(readlink -f "$VM_REPO/bazel-bin")
   PC_WORK="$VM_WORK/$PC_NAME"
   PC_FILES=${VM_POWER_CUT_FILES:-600}
   PC_FILE_KB=${VM_POWER_CUT_FILE_KB:-16}
   local cuts=${VM_POWER_CUTS:-10} budget=${VM_POWER_CUT_BUDGET:-240}
-  rm -rf "$PC_WORK"; mkdir -p "$PC_WORK"
+  rm -rf "$PC_WORK"; mkdir -p "$PC_WORK/bin"
+  # Private copies: a concurrent bazel build may replace bazel-bin's files under us.
+  local bin
+  bin=$(readlink -f "$VM_REPO/bazel-bin")
+  cp "$bin/moss/moss" "$bin/moss/stone/pack_tree" "$PC_WORK/bin/" ||
+    { echo "no moss or pack_tree in bazel-bin (bazel build //moss //moss/stone:pack_tree)"; return 77; }
   local t0=$SECONDS
   vm_test_image "$PC_WORK/disk.img" || return 1
   vm_new_vars "$PC_WORK/vars.fd"
@@ -236,7 +262,7 @@ scenario() {
   echo "calibration boot: update took ${secs} s in the guest, whole boot ${boot_secs} s; cuts drawn from 0-$((PC_WINDOW_DS / 10)) s after install-start"
 
   declare -gA PC_OUTCOMES=()
-  local k=1 done_cuts=0 fail=0 per=$boot_secs
+  local k=1 done_cuts=0 fail=0 per=$boot_secs stuck=0
   while ((done_cuts < cuts)); do
     # Every cut needs its boot plus, at the end, the verification boot; stop early rather
     # than blow the suite's time budget under TCG (and say so).
@@ -247,9 +273,10 @@ scenario() {
     local tk=$SECONDS
     PC_LAST_LINE=
     if ! pc_boot "$k" cut; then
-      echo "FAIL: boot $k never started its update (cut: $PC_CUT_AT)"
-      vm_excerpt "$VM_LOG_DIR/$PC_NAME-$k.log" 40
-      return 1
+      echo "FAIL: boot $k (after cut $done_cuts) never started its update; the machine did not come up:"
+      vm_excerpt "$VM_LOG_DIR/$PC_NAME-$k.log" 12
+      stuck=1
+      break
     fi
     done_cuts=$((done_cuts + 1))
     echo "cut $done_cuts (boot $k): SIGKILL $PC_CUT_AT after install-start; last guest line: ${PC_LAST_LINE:-none}"
@@ -258,7 +285,14 @@ scenario() {
   done
   # The chain: boot j checks cut j-1 (recover, verify, entry) before it starts cut j; the
   # last boot only checks.
-  pc_boot "$k" final || { echo "FAIL: the final boot did not power off"; vm_excerpt "$VM_LOG_DIR/$PC_NAME-$k.log" 40; return 1; }
+  if ((stuck)); then
+    fail=1
+    k=$((k - 1))
+  elif ! pc_boot "$k" final; then
+    echo "FAIL: the final boot did not power off"; vm_excerpt "$VM_LOG_DIR/$PC_NAME-$k.log" 40
+    fail=1
+    k=$((k - 1))
+  fi
   echo "after each cut:"
   local j
   for ((j = 2; j <= k; j++)); do pc_check_boot "$j" || fail=1; done
