@@ -498,6 +498,43 @@ TEST_F(CrashFixture, RecoveryKilledAtEveryPointOfItsOwnWorkIsFinishedByTheNext) 
   }
 }
 
+// A crash before the system triggers ran (or finished) makes recovery run them: their output
+// is there afterwards.
+TEST_F(CrashFixture, SystemTriggersCutShortByACrashAreRunByRecovery) {
+  auto tool = onix::testing::FakeTriggerTool();
+  ASSERT_TRUE(tool.ok()) << tool.status();
+  const std::string tools = *MakeStone(
+      stones_->path(), "systools", "1", 1,
+      {{"lib/onix/tool", *tool, 0755},
+       {"share/moss/triggers/sys.d/hello.trigger",
+        "name = hello\nmatch = /usr/bin/*\nrun = /usr/lib/onix/tool write /etc/hello ran\n",
+        0644}});
+  ASSERT_TRUE(fs::MkdirAt(root_->fd(), "etc", 0755).ok());
+  Install({linux1_, a_, tools});
+  ASSERT_EQ(*fs::ReadFileAt(root_->fd(), "etc/hello", 1 << 10), "ran");
+  for (const char* point : {"system-triggers-intent", "usr-renamed"}) {
+    ASSERT_TRUE(fs::UnlinkAt(root_->fd(), "etc/hello").ok());
+    const std::string kernel =
+        UsrOf(*root_, "usr").count("lib/kernel/6.1.0/vmlinuz") ? linux2_ : linux1_;
+    ASSERT_EQ(CrashIn(point,
+                      [&](MachineRoot& r) -> absl::Status {
+                        ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {kernel, b_}));
+                        return Apply(r, sel, options_).status();
+                      }),
+              1)
+        << point;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), "etc/hello")) << point;
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    auto report = Recover(*r, options_);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(fs::ReadFileAt(root_->fd(), "etc/hello", 1 << 10).value_or("missing"), "ran")
+        << point;
+    ExpectConsistent(*r, point, /*boot=*/true, {"beta.conf"});
+    // Back to a state without beta for the next round.
+    ASSERT_TRUE(Apply(*r, *RemoveSelection(*r, {"beta"}), options_).ok());
+  }
+}
+
 // Recovery never guesses: when ROOT/usr is neither the tree the journal came from nor the one
 // it went to (here: the right fstx but another token), it stops, says what to do, and changes
 // nothing.
