@@ -23,8 +23,19 @@ if [[ ${1:-} == --inner ]]; then
   mkdir -p "$S/ovl/up" "$S/ovl/work" "$M"
   mount -t overlay overlay -o "lowerdir=/,upperdir=$S/ovl/up,workdir=$S/ovl/work" "$M"
   mkdir -p "$M/nix" "$M/run" "$M/tmp"
-  mount --bind "$S/nix" "$M/nix"
   mount -t proc proc "$M/proc"
+  # rc.d 30-nix before /nix is mounted: it must refuse rather than seed the root file system.
+  cp "$repo/nix-integration/data/rc.d-30-nix" "$M/onix-test-30-nix"
+  refuses_unmounted() {
+    local out rc
+    out=$(chroot "$M" /bin/sh /onix-test-30-nix 2>&1)
+    rc=$?
+    echo "$out"
+    # What it wrote would be in the overlay's upper layer.
+    [[ $rc == 1 && $out == *"/nix is not a mount point"* && ! -e $S/ovl/up/etc/nix && ! -e $S/ovl/up/nix/var ]]
+  }
+  t "rc.d 30-nix refuses (exit 1, says why) when /nix is not mounted, and seeds nothing" refuses_unmounted
+  mount --bind "$S/nix" "$M/nix"
   mount --rbind /dev "$M/dev"
   mount --rbind /sys "$M/sys"
   mount -t tmpfs run "$M/run"
