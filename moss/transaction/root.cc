@@ -1,6 +1,7 @@
 #include "moss/transaction/root.h"
 
 #include <cstdio>
+#include <map>
 
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
@@ -132,6 +133,75 @@ absl::StatusOr<std::vector<state::OwnedEntry>> MachineRoot::LayoutOf(
     in.push_back({manifest.packages[i].meta.name, &layouts[i]});
   }
   return state::MergeLayouts(in);
+}
+
+absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(
+    const std::optional<std::pair<db::StateRecord, state::Manifest>>& from,
+    const db::StateRecord& to_record, const state::Manifest& to) {
+  // Packages present on one side only, or with another stone: the only ones whose paths can
+  // differ. A file or symlink has one owner per state, so theirs are exact; a directory may
+  // also come from an unchanged package, and the merged entry is its first owner by name
+  // (MergeLayouts over the name-sorted manifest), which FindPath returns first.
+  std::map<std::string, Digest> from_stones, to_stones;
+  if (from) {
+    for (const auto& p : from->second.packages) from_stones[p.meta.name] = p.stone_digest;
+  }
+  for (const auto& p : to.packages) to_stones[p.meta.name] = p.stone_digest;
+  auto changed_side = [&](const std::map<std::string, Digest>& side,
+                          const std::map<std::string, Digest>& other)
+      -> absl::StatusOr<std::vector<state::OwnedEntry>> {
+    std::vector<std::vector<stone::LayoutEntry>> layouts;
+    std::vector<std::string> names;
+    for (const auto& [name, digest] : side) {
+      auto it = other.find(name);
+      if (it != other.end() && it->second == digest) continue;
+      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(digest));
+      layouts.push_back(std::move(l));
+      names.push_back(name);
+    }
+    std::vector<state::PackageLayout> in;
+    for (size_t i = 0; i < layouts.size(); ++i) in.push_back({names[i], &layouts[i]});
+    return state::MergeLayouts(in);
+  };
+  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> gone, changed_side(from_stones, to_stones));
+  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> come, changed_side(to_stones, from_stones));
+  auto owner_entry =
+      [&](uint64_t number,
+          const std::string& path) -> absl::StatusOr<std::optional<stone::LayoutEntry>> {
+    ONIX_ASSIGN_OR_RETURN(std::vector<db::PathOwner> owners, db_->FindPath(number, path));
+    if (owners.empty()) return std::optional<stone::LayoutEntry>();
+    return std::optional<stone::LayoutEntry>(owners.front().entry);
+  };
+  state::LayoutDiff d;
+  size_t i = 0, j = 0;
+  while (i < gone.size() || j < come.size()) {
+    const int c = i == gone.size()   ? 1
+                  : j == come.size() ? -1
+                                     : gone[i].entry.path.compare(come[j].entry.path);
+    const state::OwnedEntry* a = c <= 0 ? &gone[i] : nullptr;
+    const state::OwnedEntry* b = c >= 0 ? &come[j] : nullptr;
+    const std::string& path = a ? a->entry.path : b->entry.path;
+    std::optional<stone::LayoutEntry> x, y;
+    if (a) x = a->entry;
+    if (b) y = b->entry;
+    if ((a && a->entry.kind == stone::FileKind::kDirectory) ||
+        (b && b->entry.kind == stone::FileKind::kDirectory)) {
+      if (from) {
+        ONIX_ASSIGN_OR_RETURN(x, owner_entry(from->first.number, path));
+      }
+      ONIX_ASSIGN_OR_RETURN(y, owner_entry(to_record.number, path));
+    }
+    if (x && !y) {
+      d.removed.push_back(path);
+    } else if (!x && y) {
+      d.added.push_back(path);
+    } else if (x && y && !(*x == *y)) {
+      d.changed.push_back(path);
+    }
+    if (a) ++i;
+    if (b) ++j;
+  }
+  return d;
 }
 
 }  // namespace onix::moss::transaction

@@ -75,6 +75,13 @@ class MachineRoot {
   absl::StatusOr<state::Manifest> ManifestOf(const db::StateRecord& state);
   // The merged layout of a manifest, from the database.
   absl::StatusOr<std::vector<state::OwnedEntry>> LayoutOf(const state::Manifest& manifest);
+  // The same as DiffLayouts of the two states' merged layouts (from = nullopt: no state),
+  // reading only the layouts of the packages that differ between them, plus the owners of
+  // their directories in both states: an activation costs the size of the change, not of
+  // the trees.
+  absl::StatusOr<state::LayoutDiff> DiffStates(
+      const std::optional<std::pair<db::StateRecord, state::Manifest>>& from,
+      const db::StateRecord& to_record, const state::Manifest& to);
 
  private:
   MachineRoot() = default;

@@ -141,6 +141,57 @@ TEST_F(TransactionTest, InstallInstallRemoveThenActivateFirstStateRestoresItExac
   EXPECT_EQ(onix::testing::RunCommand(git + "rev-list --count refs/states/" + s3), "3\n");
 }
 
+TEST_F(TransactionTest, DiffStatesFromChangedPackagesEqualsTheFullLayoutDiff) {
+  ASSERT_TRUE(Install({Stone("alpha", "1", {{"bin/a", "a1"}, {"lib/alpha/x", "x1"}}),
+                       Stone("beta", "1", {{"bin/b", "b"}, {"share/doc/beta/README", "r"}})})
+                  .ok());
+  ASSERT_TRUE(Install({Stone("gamma", "1", {{"bin/g", "g"}, {"lib/gamma/y", "y"}})}).ok());
+  ASSERT_TRUE(Remove({"beta"}).ok());
+  ASSERT_TRUE(
+      Install({Stone("alpha", "2",
+                     {{"bin/a", "a1"}, {"lib/alpha/x", "x2"}, {"lib/alpha/new", "n", 0755}})})
+          .ok());
+  MachineRoot r = Open();
+  auto states = r.RetainedStates();
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 4u);
+  auto full = [&](const std::optional<state::Manifest>& m) -> std::vector<stone::LayoutEntry> {
+    if (!m) return {};
+    auto l = r.LayoutOf(*m);
+    EXPECT_TRUE(l.ok()) << l.status();
+    return state::Entries(*l);
+  };
+  for (size_t j = 0; j < states->size(); ++j) {
+    auto to_rec = r.ResolveState((*states)[j].fstx);
+    ASSERT_TRUE(to_rec.ok());
+    auto to = r.ManifestOf(*to_rec);
+    ASSERT_TRUE(to.ok());
+    for (size_t i = 0; i <= states->size(); ++i) {
+      std::optional<std::pair<db::StateRecord, state::Manifest>> from;
+      std::optional<state::Manifest> from_manifest;
+      if (i < states->size()) {
+        auto rec = r.ResolveState((*states)[i].fstx);
+        ASSERT_TRUE(rec.ok());
+        auto m = r.ManifestOf(*rec);
+        ASSERT_TRUE(m.ok());
+        from.emplace(*rec, *m);
+        from_manifest = *m;
+      }
+      auto fast = r.DiffStates(from, *to_rec, *to);
+      ASSERT_TRUE(fast.ok()) << fast.status();
+      const state::LayoutDiff slow = state::DiffLayouts(full(from_manifest), full(*to));
+      EXPECT_EQ(fast->added, slow.added) << i << " -> " << j;
+      EXPECT_EQ(fast->removed, slow.removed) << i << " -> " << j;
+      EXPECT_EQ(fast->changed, slow.changed) << i << " -> " << j;
+      if (i == 1 && j == 2) {  // beta's files and its own directories go, the shared bin stays
+        EXPECT_NE(std::find(slow.removed.begin(), slow.removed.end(), "share/doc/beta"),
+                  slow.removed.end());
+        EXPECT_EQ(std::find(slow.removed.begin(), slow.removed.end(), "bin"), slow.removed.end());
+      }
+    }
+  }
+}
+
 TEST_F(TransactionTest, ConflictingPackagesAreRefusedBeforeAnyWrite) {
   ASSERT_TRUE(Install({Stone("alpha", "1", {{"bin/tool", "alpha's tool"}})}).ok());
   const auto usr_before = root_->HashTree("usr");
