@@ -380,18 +380,17 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
     target_token = tree_id->token;
   }
   ONIX_ASSIGN_OR_RETURN(state::Manifest to_manifest, root.ManifestOf(target));
-  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> to_layout, root.LayoutOf(to_manifest));
   state::Manifest from_manifest;
-  std::vector<stone::LayoutEntry> from_layout;
+  std::optional<std::pair<db::StateRecord, state::Manifest>> from;
   if (active) {
     plan.from_fstx = active->fstx;
     ONIX_ASSIGN_OR_RETURN(from_manifest, root.ManifestOf(*active));
-    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> l, root.LayoutOf(from_manifest));
-    from_layout = state::Entries(l);
+    from.emplace(*active, from_manifest);
   }
   plan.to_fstx = target.fstx;
   plan.packages = DiffPackages(from_manifest, to_manifest);
-  plan.files = state::DiffLayouts(from_layout, state::Entries(to_layout));
+  // Only the packages that differ are read: switching must not cost the size of the trees.
+  ONIX_ASSIGN_OR_RETURN(plan.files, root.DiffStates(from, target, to_manifest));
   plan.message = StrCat("activate ", target.fstx);
   if (o.dry_run) return result;
 
