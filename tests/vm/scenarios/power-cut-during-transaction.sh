@@ -219,9 +219,13 @@ pc_check_boot() {
   elif [[ $booted != "$from" && ( -z $prepared || $booted != "$prepared" ) ]]; then
     ok=0; echo "    FAIL: boot $j runs ${booted:-?}, neither the old state $from nor the new ${prepared:-<none>}"
   fi
-  local when="during the update"
-  [[ -n $done_to ]] && when="after it completed"
-  [[ -z $prepared && -z $done_to ]] && when="before a new state was prepared"
+  # Where the cut landed: recovery names the phase it found; the guest's last line is only a
+  # hint (console output in flight is lost with the machine).
+  local when phase
+  phase=$(sed -n 's/.* in phase \([^ ;]*\).*/\1/p' <<<"$recover" | head -1)
+  if [[ -n $phase ]]; then when="in phase $phase"
+  elif [[ -n $done_to ]]; then when="after the update completed"
+  else when="outside the journalled phases (fetch, or after completion)"; fi
   echo "  boot $j (cut $when): recover: ${recover:-<none>}; verify $(vm_step_passed "$log" "$PC_NAME" verify && echo ok || echo FAILED); runs ${booted:-?}, its boot entry's state: $(vm_step_passed "$log" "$PC_NAME" booted-entry && echo yes || echo NO)"
   ((ok)) || { vm_excerpt "$log" 30; return 1; }
 }
