@@ -27,6 +27,7 @@ struct StateArgs {
   std::vector<std::string> ids;
   size_t keep = 0;
   bool repair = false;
+  bool no_boot_sync = false;
 };
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
@@ -198,12 +199,13 @@ absl::Status Diff(const GlobalOptions& g, const std::string& a, const std::strin
   return absl::OkStatus();
 }
 
-absl::Status RecoverRoot(const GlobalOptions& g) {
+absl::Status RecoverRoot(const GlobalOptions& g, bool boot_sync) {
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root,
                         tx::MachineRoot::Open(g.root, tx::Access::kWrite, LockWait::kWait));
-  // With the boot hook, so the boot entries end up matching the recovered states.
+  // With the boot hook, so the boot entries end up matching the recovered states; without it
+  // in the initramfs, where the ESP is not mounted and ROOT/boot is only its mount point.
   tx::Options options;
-  options.boot_hook = moss::bootsync::MakeBootHook();
+  if (boot_sync) options.boot_hook = moss::bootsync::MakeBootHook();
   ONIX_ASSIGN_OR_RETURN(tx::RecoverReport report, tx::Recover(root, options));
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> active, root.ActiveFstx());
   if (g.json) {
@@ -272,8 +274,12 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
       [c, args] { c->action = [c, args] { return VerifyStates(c->global, args->repair); }; });
 
   CLI::App* recover = state->add_subcommand("recover", "Finish or undo an interrupted transaction");
+  recover->add_flag("--no-boot-sync", args->no_boot_sync,
+                    "Leave the boot entries alone (the initramfs: no ESP mounted)");
   Flags(recover, ctx, false);
-  recover->callback([c] { c->action = [c] { return RecoverRoot(c->global); }; });
+  recover->callback([c, args] {
+    c->action = [c, args] { return RecoverRoot(c->global, !args->no_boot_sync); };
+  });
 
   CLI::App* diff = state->add_subcommand("diff", "Packages and files changed from A to B");
   diff->add_option("a", args->id, "State A")->required();
