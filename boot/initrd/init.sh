@@ -60,6 +60,15 @@ say "fstx=$fstx rootspec=$root_spec rootdev=$dev"
 mkdir -p /newroot
 mount -t "$rootfstype" -o "$rootflags" "$dev" /newroot || emergency "mounting $dev on /newroot failed"
 
+# A moss transaction a power cut interrupted is finished or undone by the root's own moss
+# before the selection, as the linux stone's initrd hook does (initrd-hook.sh says why).
+rt=/newroot/usr/lib/onix/runtime
+if [ -e /newroot/.moss/journal ] && [ -x "$rt/ld-linux-x86-64.so.2" ]; then
+  say "/newroot/.moss/journal: finishing an interrupted moss transaction"
+  "$rt/ld-linux-x86-64.so.2" --library-path "$rt" /newroot/usr/bin/moss --root /newroot \
+    state recover --no-boot-sync 2>&1 | sed 's/^/ONIX-INITRD: moss: /'
+fi
+
 if [ -n "$fstx" ]; then
   onix-select-fstx --root /newroot "$fstx" || {
     umount /newroot

@@ -9,20 +9,19 @@ root=$1 fstx=$2
 # A transaction cut by a power loss first: between its exchange of /usr and the archiving of
 # the previous tree, the state the entry names sits in .moss/root/staging/usr, where
 # onix-select-fstx does not look, and /usr holds a tree the journal has not finished. The
-# root's own moss (on its private runtime, chrooted) finishes or undoes it, so the selection
-# below sees only whole states. The ESP is not mounted here, so the boot entries stay as the
-# firmware saw them (--no-boot-sync); the booted system's next moss command syncs them.
-if [ -e "$root/.moss/journal" ] && [ -x "$root/usr/bin/moss" ]; then
+# root's own moss finishes or undoes it, so the selection below sees only whole states. It
+# runs through its private runtime's loader rather than chrooted: the system triggers it may
+# rerun need a user namespace, which the kernel refuses to a chrooted process. The ESP is not
+# mounted here, so the boot entries stay as the firmware saw them (--no-boot-sync); the
+# booted system's next moss command syncs them.
+rt=$root/usr/lib/onix/runtime
+if [ -e "$root/.moss/journal" ] && [ -x "$rt/ld-linux-x86-64.so.2" ]; then
   echo "ONIX-INITRD: $root/.moss/journal: finishing an interrupted moss transaction"
-  mounted=
-  mount -t proc proc "$root/proc" && mounted="$root/proc"
-  mount -t sysfs sysfs "$root/sys" && mounted="$root/sys $mounted"
-  mount --bind /dev "$root/dev" && mounted="$root/dev $mounted"
-  out=$(chroot "$root" /usr/bin/moss --root / state recover --no-boot-sync 2>&1)
+  out=$("$rt/ld-linux-x86-64.so.2" --library-path "$rt" "$root/usr/bin/moss" --root "$root" \
+    state recover --no-boot-sync 2>&1)
   rc=$?
-  for m in $mounted; do umount "$m" || umount -l "$m"; done
   printf '%s\n' "$out" | sed 's/^/ONIX-INITRD: moss: /'
-  # A recovery that failed changes nothing moss could not undo; the selection below then
+  # A recovery that failed changed nothing it could not undo; the selection below then
   # refuses what it cannot find and rc.d/20-moss-recover reports the same at boot.
   [ $rc = 0 ] || echo "ONIX-INITRD: moss state recover failed ($rc)"
 fi
