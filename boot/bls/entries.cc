@@ -153,9 +153,16 @@ absl::Status MarkEntryGood(std::string_view partition, std::string_view fstx) {
     ONIX_RETURN_IF_ERROR_CTX(fs::UnlinkAt(fd->get(), counted), context);
   } else {
     ONIX_RETURN_IF_ERROR_CTX(fs::RenameNoReplaceAt(fd->get(), counted, fd->get(), plain), context);
+    return Annotate(FsyncNameAt(fd->get(), plain), context);
   }
   ONIX_RETURN_IF_ERROR_CTX(fs::FsyncDirAt(fd->get()), context);
   return absl::OkStatus();
+}
+
+absl::Status FsyncNameAt(int dirfd, std::string_view name) {
+  ONIX_ASSIGN_OR_RETURN(UniqueFd fd, fs::OpenAt(dirfd, name, O_RDONLY | O_NOFOLLOW));
+  ONIX_RETURN_IF_ERROR(fs::FsyncFd(fd.get(), name));
+  return fs::FsyncDirAt(dirfd);
 }
 
 absl::Status WriteLoaderConf(std::string_view esp_dir) {

@@ -54,6 +54,13 @@ absl::Status WriteLoaderConf(std::string_view esp_dir);
 // first so fs::ReadFileAt's checks apply to the last component. NotFound when missing.
 absl::StatusOr<std::string> ReadFilePath(const std::string& path, size_t max_size = 64u << 20);
 
+// Makes `name` (a file or directory in `dirfd`) durable as it is now, after a rename or a
+// rewrite: fsyncs `name` itself, then `dirfd`. The first matters on vfat (the ESP): its
+// directory slot (start cluster, size) is written only with the file's inode, which fsync of
+// the directory leaves dirty, while any fsync on that filesystem writes the whole FAT; a power
+// cut in between leaves the name pointing at clusters the FAT calls free (0 bytes after fsck).
+absl::Status FsyncNameAt(int dirfd, std::string_view name);
+
 // SIGKILLs the calling process when $MOSS_CRASH_AT equals `point`; does nothing otherwise.
 // The crash tests use it to prove each publish step leaves a consistent set.
 void CrashPoint(std::string_view point);

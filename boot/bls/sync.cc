@@ -159,7 +159,7 @@ absl::Status PublishKernel(int kernels_fd, const PlannedEntry& p) {
   ONIX_RETURN_IF_ERROR(fs::FsyncDirAt(tmp_fd.get()));
   CrashPoint("boot-sync-kernel-staged");
   ONIX_RETURN_IF_ERROR(fs::RenameNoReplaceAt(kernels_fd, tmp, kernels_fd, p.key));
-  return fs::FsyncDirAt(kernels_fd);
+  return FsyncNameAt(kernels_fd, p.key);
 }
 
 }  // namespace
@@ -292,6 +292,10 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
   ONIX_ASSIGN_OR_RETURN(UniqueFd loader_dir_fd, fs::OpenDirAt(part_fd.get(), "loader"));
   ONIX_ASSIGN_OR_RETURN(FileLock lock,
                         FileLock::Acquire(loader_dir_fd.get(), ".moss-boot.lock", LockWait::kWait));
+  // Acquire rewrites the lock file (its holder's pid). On vfat the first fsync below would
+  // write the FAT with that rewrite's cluster changes but not the file's directory slot, and a
+  // power cut then left the slot pointing at a freed cluster (fsck: "Contains a free cluster").
+  ONIX_RETURN_IF_ERROR_CTX(FsyncNameAt(loader_dir_fd.get(), ".moss-boot.lock"), context);
   ONIX_ASSIGN_OR_RETURN(UniqueFd entries_fd, fs::OpenDirAt(part_fd.get(), "loader/entries"));
   ONIX_ASSIGN_OR_RETURN(UniqueFd kernels_fd, fs::OpenDirAt(part_fd.get(), kKernelDir));
   ONIX_ASSIGN_OR_RETURN(std::vector<BootEntry> existing, ListOnixEntries(part));
@@ -438,6 +442,10 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
     }
   }
   ONIX_RETURN_IF_ERROR(remove_stale_kernels({}));
+  // Every step above fsynced what it published; syncfs also flushes what the removals left
+  // to writeback (on vfat the freed clusters of deleted kernels), so a power cut soon after
+  // a sync finds a FAT that fsck.vfat calls clean.
+  ONIX_RETURN_IF_ERROR_CTX(fs::SyncFs(entries_fd.get()), StrCat(context, ": syncfs"));
   CrashPoint("boot-sync-done");
   return absl::OkStatus();
 }

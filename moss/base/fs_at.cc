@@ -494,7 +494,14 @@ absl::Status WriteFileAtomicAt(int dirfd, std::string_view name, std::string_vie
     cleanup_named();
     return st;
   }
-  if (durability == Durability::kFsync) ONIX_RETURN_IF_ERROR(FsyncDirAt(dirfd));
+  if (durability == Durability::kFsync) {
+    // The file again, before its directory: on vfat (the ESP) the rename only marks the file's
+    // inode dirty, and its new directory slot gets the start cluster and size when that inode
+    // is written back, which an fsync of the directory does not do (vfat_rename). With the
+    // directory alone, a power cut left the new name 0 bytes long, its clusters free.
+    ONIX_RETURN_IF_ERROR(FsyncFd(fd.get(), n));
+    ONIX_RETURN_IF_ERROR(FsyncDirAt(dirfd));
+  }
   return absl::OkStatus();
 }
 

@@ -97,7 +97,8 @@ absl::Status WriteAll(int fd, std::string_view data, std::string_view what);
 // Replaces `name` in `dirfd` with `contents` atomically: a reader (or a crash at any moment)
 // sees the complete old file or the complete new one, never a part. The data goes to an
 // anonymous O_TMPFILE (a named temp file where unsupported), is fsynced when `durability`
-// says so, is linked under a temporary name and renamed over `name`; then the directory is
+// says so, is linked under a temporary name and renamed over `name`; then the file (again:
+// vfat writes a renamed file's directory slot only with its inode) and the directory are
 // fsynced. A crash may leave a ".<name>.tmp-*" file behind, never a partial `name`.
 absl::Status WriteFileAtomicAt(int dirfd, std::string_view name, std::string_view contents,
                                mode_t mode, Durability durability);
