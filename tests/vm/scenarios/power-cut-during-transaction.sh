@@ -1,8 +1,9 @@
 # Power cuts during a large update, on real boots: the guest runs `moss sync` of a large
 # update (a new onix-bulk version, shipped as a signed repository on the agent disk) and the
 # host kills QEMU with SIGKILL (system disk cache=none) at a random moment of it. The next
-# boot goes through firmware -> systemd-boot -> initrd -> busybox init, where onix-tools'
-# rc.d/20-moss-recover runs `moss state recover` first and prints what it decided; then the
+# boot goes through firmware -> systemd-boot -> initrd -> busybox init; the initrd's hook runs
+# `moss state recover` when a journal is there (before it activates the entry's state) and
+# onix-tools' rc.d/20-moss-recover runs it again, both printing what they decided; then the
 # guest checks that `moss state verify` passes and that it runs the state the firmware's boot
 # entry named, and starts the next update, which the host cuts again. One calibration boot
 # first measures how long an uncut update takes (the cuts are drawn from that window) and a
@@ -191,7 +192,10 @@ pc_boot() {
 pc_check_boot() {
   local j=$1 log="$VM_LOG_DIR/$PC_NAME-$1.log" prev="$VM_LOG_DIR/$PC_NAME-$(($1 - 1)).log"
   local ok=1 step recover
-  recover=$(tr -d '\r' <"$log" | grep -a '^moss-recover: ' | sed 's/^moss-recover: //' | paste -sd ';' -)
+  # Recovery runs twice per boot: in the initrd (boot/initrd's hook, when a journal is there,
+  # before it selects the entry's state) and in rc.d/20-moss-recover, which then finds nothing.
+  recover=$(tr -d '\r' <"$log" | grep -a '^ONIX-INITRD: moss: \|^moss-recover: ' |
+    sed 's/^ONIX-INITRD: moss: /initrd: /; s/^moss-recover: //' | paste -sd ';' -)
   tr -d '\r' <"$log" | grep -aq '^onix-rc: 20-moss-recover ok' ||
     { ok=0; echo "    FAIL: rc.d/20-moss-recover did not report ok at boot"; }
   for step in recover-idempotent verify booted-entry esp-entries default-entry build-id; do
