@@ -96,6 +96,23 @@ if [[ ${1:-} == --inner ]]; then
   t "the bridge is coherent with state 1-aaaa" status_is coherent
   t "EGL vendor manifest points inside the bridge" \
     grep -q '"/run/opengl-driver/lib/libEGL_mesa.so.0"' "$M/run/opengl-driver/share/glvnd/egl_vendor.d/50_mesa.json"
+  # Vulkan: the stone's only ICD is lavapipe; the bridge's copy of the manifest names it
+  # inside /run/opengl-driver, and that path is a link to the active state's file, whose
+  # dependencies all resolve (the loader is not asked to dlopen it: no vulkaninfo here).
+  vulkan_icd() {
+    local d=$M/run/opengl-driver/share/vulkan/icd.d lib real out
+    [[ $(cd "$d" && echo *.json) == lvp_icd.x86_64.json && ! -L $d/lvp_icd.x86_64.json ]] || return 1
+    lib=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ICD"]["library_path"])' "$d/lvp_icd.x86_64.json")
+    echo "library_path=$lib"
+    [[ $lib == /run/opengl-driver/lib/libvulkan_lvp.so ]] || return 1
+    real=$(in_root readlink -f "$lib")
+    [[ $real == /usr/lib/onix/mesa-bridge/lib/libvulkan_lvp.so ]] || return 1
+    cmp "$M$real" "$S/r1/lib/libvulkan_lvp.so" || return 1
+    out=$(in_root /lib64/ld-linux-x86-64.so.2 --inhibit-cache --list "$lib") || return 1
+    echo "$out"
+    grep -q 'libLLVM-15.so.1 => /run/opengl-driver/lib/libLLVM-15.so.1' <<<"$out" && ! grep -q 'not found' <<<"$out"
+  }
+  t "Vulkan ICD (lavapipe) points inside the bridge at the stone's libvulkan_lvp.so, whose libraries resolve" vulkan_icd
   t "state 1: the app renders with llvmpipe and loads release 1's driver via the bridge" probe 22.3.6-1
 
   state "$S/r2" 2-bbbb
