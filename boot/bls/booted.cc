@@ -52,8 +52,7 @@ absl::StatusOr<std::string> ReadLoaderEntrySelected(std::string_view efivars_dir
   return id;
 }
 
-absl::StatusOr<BootedState> FindBootedState(std::string_view root,
-                                            const BootedSources& sources) {
+absl::StatusOr<BootedState> FindBootedState(std::string_view root, const BootedSources& sources) {
   if (!sources.efivars_dir.empty()) {
     absl::StatusOr<std::string> id = ReadLoaderEntrySelected(sources.efivars_dir);
     if (id.ok()) {

@@ -235,10 +235,10 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
   const std::string context = StrCat("syncing boot entries in ", part);
   if (config.retain < 0) return InvalidArgument(StrCat(context, ": retain must be >= 0"));
   if (config.boot_counting && (config.boot_tries < 1 || config.boot_tries > 99)) {
-    return InvalidArgument(StrCat(context, ": ",
-                                  config.boot_tries_source.empty() ? std::string("boot tries")
-                                                                   : config.boot_tries_source,
-                                  ": boot tries must be a number from 1 to 99"));
+    return InvalidArgument(StrCat(
+        context, ": ",
+        config.boot_tries_source.empty() ? std::string("boot tries") : config.boot_tries_source,
+        ": boot tries must be a number from 1 to 99"));
   }
 
   // Retention: the active state plus the `retain` newest archived ones.
@@ -418,7 +418,8 @@ absl::Status SyncBootEntries(const BootConfig& raw_config,
       absl::StatusOr<std::string> old = fs::ReadFileAt(entries_fd.get(), name, 1 << 20);
       if (old.ok() && *old == p.contents) continue;
     } else {
-      name = StrCat("onix-", p.state->fstx, config.boot_counting ? StrCat("+", config.boot_tries) : "", ".conf");
+      name = StrCat("onix-", p.state->fstx,
+                    config.boot_counting ? StrCat("+", config.boot_tries) : "", ".conf");
     }
     ONIX_RETURN_IF_ERROR_CTX(
         fs::WriteFileAtomicAt(entries_fd.get(), name, p.contents, 0644, fs::Durability::kFsync),

@@ -173,18 +173,25 @@ absl::StatusOr<Prepared> Prepare(const BuildOptions& opts) {
       records.push_back({up.url, "git", up.hash, digest->Hex()});
     }
   }
-  Prepared p{std::move(recipe),      std::move(macros),  std::move(work),
-             mason,                  "/mason/build",     std::move(records),
-             std::move(builddeps),   std::move(*split),  std::move(*toolchain),
-             {},                     macro_dir};
+  Prepared p{std::move(recipe),
+             std::move(macros),
+             std::move(work),
+             mason,
+             "/mason/build",
+             std::move(records),
+             std::move(builddeps),
+             std::move(*split),
+             std::move(*toolchain),
+             {},
+             macro_dir};
   if (!p.recipe.upstreams.empty()) p.workdir_in += "/" + p.recipe.upstreams[0].unpack_dir;
 
   // The root: the build root's /usr with the declared host toolchain bound into it, the
   // top-level links, /mason writable, and the build root itself read-only at %(depsroot).
   SandboxConfig& cfg = p.sandbox;
-  ONIX_RETURN_IF_ERROR_CTX(AssembleSandboxUsr(mason + "/buildroot/usr", p.work.path() + "/usr",
-                                              p.toolchain, &cfg),
-                           StrCat(p.recipe.path, ": assembling the sandbox's /usr"));
+  ONIX_RETURN_IF_ERROR_CTX(
+      AssembleSandboxUsr(mason + "/buildroot/usr", p.work.path() + "/usr", p.toolchain, &cfg),
+      StrCat(p.recipe.path, ": assembling the sandbox's /usr"));
   AddTopLevelLinks(&cfg);
   cfg.binds.push_back({mason, "/mason", true});
   cfg.binds.push_back({mason + "/buildroot", "/mason/buildroot", false});
@@ -314,8 +321,9 @@ std::map<std::string, std::string> ToolchainIdentity(const Recipe& recipe, const
   id["macros"] = StrCat("sha256:", DataDigest(macro_dir));
   // What the sandbox shows of the host: the declaration's digest and how many paths it
   // resolved to here.
-  id["host-toolchain"] = StrCat(host.files.empty() ? "" : host.files[0].substr(host.files[0].rfind('/') + 1),
-                                " sha256:", host.digest, " paths:", host.entries.size());
+  id["host-toolchain"] =
+      StrCat(host.files.empty() ? "" : host.files[0].substr(host.files[0].rfind('/') + 1),
+             " sha256:", host.digest, " paths:", host.entries.size());
   auto cc = macros.Expand("%(cc)", "toolchain", 1);
   if (cc.ok()) {
     auto v = RunCommand({*cc, "--version"});

@@ -58,15 +58,15 @@ absl::StatusOr<std::string> RepoUri(const std::string& repo) {
     return ErrnoError(err, StrCat("opening the build dependency repository ", repo));
   }
   if (::access(StrCat(buf, "/stone.index").c_str(), R_OK) != 0) {
-    return absl::FailedPreconditionError(
-        StrCat(repo, " is not a moss repository (no stone.index): index it with `moss index ",
-               repo, "`"));
+    return absl::FailedPreconditionError(StrCat(
+        repo, " is not a moss repository (no stone.index): index it with `moss index ", repo, "`"));
   }
   return StrCat("file://", buf);
 }
 
-absl::StatusOr<std::vector<BuildDepRecord>> InstallBuildRoot(
-    const std::string& root, const std::string& repo, const std::vector<std::string>& deps) {
+absl::StatusOr<std::vector<BuildDepRecord>> InstallBuildRoot(const std::string& root,
+                                                             const std::string& repo,
+                                                             const std::vector<std::string>& deps) {
   std::vector<BuildDepRecord> out;
   if (deps.empty()) {
     ONIX_RETURN_IF_ERROR(MakeDirs(root + "/usr"));

@@ -62,8 +62,8 @@ absl::Status ReadDeclaration(const std::string& file, int depth, Declaration* ou
           out->library_dirs.push_back(v);
         } else if (key == "paths") {
           if (v.empty() || v[0] != '/') {
-            return InvalidArgument(StrCat(file, ":", item.Mark().line + 1, ": path '", v,
-                                          "' is not absolute"));
+            return InvalidArgument(
+                StrCat(file, ":", item.Mark().line + 1, ": path '", v, "' is not absolute"));
           }
           out->patterns.push_back(StrCat(v, "\t", file, ":", item.Mark().line + 1));
         } else {
@@ -227,9 +227,8 @@ class Resolver {
           ec.clear();
           continue;
         }
-        const std::string abs = target.is_absolute()
-                                    ? target.string()
-                                    : (it->path().parent_path() / target).string();
+        const std::string abs =
+            target.is_absolute() ? target.string() : (it->path().parent_path() / target).string();
         std::string canonical;
         if (CanonicalParent(abs, &canonical) && canonical.rfind(dir + "/", 0) != 0) {
           ONIX_RETURN_IF_ERROR(Add(abs, why, false, false));
@@ -271,8 +270,8 @@ absl::StatusOr<HostToolchain> ResolveHostToolchain(const std::string& file,
     }
     ::globfree(&g);
     if (matches.empty()) {
-      return NotFound(StrCat(where, ": declared host path ", pattern,
-                             " matches nothing on this host"));
+      return NotFound(
+          StrCat(where, ": declared host path ", pattern, " matches nothing on this host"));
     }
     std::sort(matches.begin(), matches.end());
     for (const std::string& m : matches) {

@@ -44,8 +44,9 @@ TEST(ResolveHostToolchain, ShippedMuslDeclarationResolvesWithLinksAndLibraries) 
   ASSERT_NE(musl_lib, nullptr);
   EXPECT_EQ(musl_lib->kind, HostEntry::Kind::kDir);
   EXPECT_EQ(Find(*tc, "/usr/lib/x86_64-linux-musl/libc.so"), nullptr);
-  EXPECT_TRUE(std::is_sorted(tc->entries.begin(), tc->entries.end(),
-                             [](const HostEntry& a, const HostEntry& b) { return a.path < b.path; }));
+  EXPECT_TRUE(
+      std::is_sorted(tc->entries.begin(), tc->entries.end(),
+                     [](const HostEntry& a, const HostEntry& b) { return a.path < b.path; }));
 }
 
 TEST(ResolveHostToolchain, ShippedGlibcDeclarationHasGccButNotMusl) {
@@ -78,7 +79,8 @@ TEST(ResolveHostToolchain, ProgramBringsItsLibrariesAndRecipeUsrBringsAlternativ
   ASSERT_TRUE(tmp.ok());
   const std::string file = tmp->path() + "/t.yaml";
   ASSERT_TRUE(
-      WriteFile(file, "library-dirs: [/usr/lib/x86_64-linux-gnu]\npaths:\n  - /usr/bin/make\n").ok());
+      WriteFile(file, "library-dirs: [/usr/lib/x86_64-linux-gnu]\npaths:\n  - /usr/bin/make\n")
+          .ok());
   auto tc = ResolveHostToolchain(file, {});
   ASSERT_TRUE(tc.ok()) << tc.status();
   EXPECT_NE(Find(*tc, "/usr/bin/make"), nullptr);

@@ -25,8 +25,8 @@ bool PathMatches(const std::string& glob, const std::string& path);
 
 // One package of the default split (boulder/data/split.yaml), "%(name)" still in it.
 struct SplitPackage {
-  std::string name;     // "%(name)-devel"
-  std::string summary;  // "Development files for %(name)"
+  std::string name;                   // "%(name)-devel"
+  std::string summary;                // "Development files for %(name)"
   std::vector<std::string> paths;     // globs matching any path
   std::vector<std::string> symlinks;  // globs matching only symlinks
 };

@@ -64,7 +64,8 @@ TEST(PlanPackages, RecipeGlobsWinOverDefaultsAndEmptyPackagesAreDropped) {
   extra.summary = "Extra tools";
   extra.paths = {"/usr/bin/extra-*", "/usr/include/extra.h"};
   r.packages = {extra};
-  auto plans = PlanPackages(r, ShippedSplit(), {"/usr/bin/extra-a", "/usr/bin/main", "/usr/include/extra.h"}, {});
+  auto plans = PlanPackages(r, ShippedSplit(),
+                            {"/usr/bin/extra-a", "/usr/bin/main", "/usr/include/extra.h"}, {});
   ASSERT_EQ(plans.size(), 2u);
   EXPECT_EQ(plans[0].spec.name, "tools");
   EXPECT_EQ(plans[0].files, std::vector<std::string>{"/usr/bin/main"});

@@ -184,8 +184,7 @@ absl::Status RunMarkGood(const GlobalOptions& g, const BootRequest& req) {
   std::printf("marked the boot entry of state %s good (booted: %s)\n", r.fstx.c_str(),
               r.source.c_str());
   if (r.fell_back) {
-    std::printf("this boot fell back to state %s: it is the default entry again\n",
-                r.fstx.c_str());
+    std::printf("this boot fell back to state %s: it is the default entry again\n", r.fstx.c_str());
   }
   for (const std::string& bad : r.bad_entries) {
     std::printf("bad entry (boot tries used up): %s\n", bad.c_str());

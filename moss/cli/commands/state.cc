@@ -277,9 +277,8 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
   recover->add_flag("--no-boot-sync", args->no_boot_sync,
                     "Leave the boot entries alone (the initramfs: no ESP mounted)");
   Flags(recover, ctx, false);
-  recover->callback([c, args] {
-    c->action = [c, args] { return RecoverRoot(c->global, !args->no_boot_sync); };
-  });
+  recover->callback(
+      [c, args] { c->action = [c, args] { return RecoverRoot(c->global, !args->no_boot_sync); }; });
 
   CLI::App* diff = state->add_subcommand("diff", "Packages and files changed from A to B");
   diff->add_option("a", args->id, "State A")->required();
