@@ -52,13 +52,14 @@ vm_test_image() {
 vm_test_root() { echo "$VM_IMAGES/$(basename "${1:-base.yaml}" .yaml)-root"; }
 
 # vm_agent_disk OUT.raw SCRIPT [FILE_OR_DIR...]: the scenario's guest side as a second disk:
-# a tar holding SCRIPT as run.sh plus the given files, which the agent unpacks to
-# /run/onix-test.
+# a tar holding SCRIPT as run.sh, the shared guest helpers as lib.sh (tests/vm/guest/lib.sh)
+# and the given files, which the agent unpacks to /run/onix-test.
 vm_agent_disk() {
   local out=$1 script=$2; shift 2
   local stage
   stage=$(mktemp -d "$VM_WORK/agent.XXXXXX")
   install -m 0755 "$script" "$stage/run.sh"
+  install -m 0644 "$VM_REPO/tests/vm/guest/lib.sh" "$stage/lib.sh"
   local f
   for f in "$@"; do cp -a "$f" "$stage/"; done
   tar -C "$stage" --owner=0 --group=0 -cf "$out" . || { rm -rf "$stage"; return 1; }

@@ -31,19 +31,8 @@ scenario() {
   cat >"$w/run.sh" <<'GUEST'
 #!/bin/sh
 S=power-cut-mid-switch-boots
-T=${ONIX_TEST_DIR:-/run/onix-test}
-STATE=/var/lib/onix-test/$S
-mkdir -p "$STATE"
-export HOME=/root PATH=/usr/bin:/usr/sbin
-failed=0
-mark() { echo "ONIX-TEST $S $1 $2 ${3:-}"; }
-check() {
-  _name=$1; shift
-  _out=$("$@" 2>&1); _rc=$?
-  printf '%s\n' "$_out" | sed "s/^/[$_name] /" | tail -n 15
-  if [ $_rc = 0 ]; then mark "$_name" PASS "$(printf '%s' "$_out" | tail -n 1 | cut -c1-160)"
-  else failed=$((failed + 1)); mark "$_name" FAIL "rc=$_rc $(printf '%s' "$_out" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"; fi
-}
+. "${ONIX_TEST_DIR:-/run/onix-test}/lib.sh"
+check() { step "$@"; }
 old() { cat "$STATE/old"; }
 new() { cat "$STATE/new"; }
 cut_mid_switch() {
