@@ -202,6 +202,16 @@ class CrashFixture : public ::testing::Test {
       ADD_FAILURE() << point << ": /usr is neither the old nor the new state";
       return "HALF";
     }
+    // What recovery did is said in words a person (and the VM power-cut scenario) reads.
+    if (report.ok()) {
+      bool found_journal = false, says_outcome = false;
+      for (const auto& a : report->actions) {
+        found_journal = found_journal || a.rfind("found an interrupted", 0) == 0;
+        says_outcome = says_outcome || a.rfind(outcome, 0) == 0;
+      }
+      EXPECT_TRUE(!found_journal || says_outcome)
+          << point << ": recovery found a journal but no action says \"" << outcome << "\"";
+    }
     CheckConsistent(*r, point);
     // The next transaction succeeds and gets its boot entry.
     auto sel = InstallSelection(*r, {c_});

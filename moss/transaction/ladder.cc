@@ -289,6 +289,8 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
                       bool free_space, std::vector<std::string>& actions) {
   const JournalRecord& j = ctx.journal;
   const std::string what = StrCat("rolling back state ", j.to_fstx);
+  // Every rollback says so, also one cut before it had made anything worth a line of its own.
+  const size_t reported = actions.size();
 
   // 1. ROOT/usr holds the candidate (a failure after the rename, before the commit was
   //    recorded): exchange back. Only when staging/usr holds the previous tree (or nothing,
@@ -377,6 +379,10 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
 
   CrashPoint("rollback-boot-synced");
 
+  if (actions.size() == reported) {
+    actions.push_back(StrCat("rolled back: the unfinished ", j.operation, " of state ",
+                             j.to_fstx, " had left nothing to undo"));
+  }
   // 6. The journal: this transaction is over.
   return Annotate(ClearJournal(root.moss_fd()), what);
 }
