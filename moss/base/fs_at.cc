@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -229,6 +230,22 @@ absl::StatusOr<struct stat> StatAt(int dirfd, std::string_view name) {
     return ErrnoError(err, StrCat("stat(", n, ")"));
   }
   return st;
+}
+
+mode_t CurrentUmask() {
+  mode_t mask = 022;
+  if (FILE* f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), f)) {
+      unsigned int m;
+      if (std::sscanf(line, "Umask: %o", &m) == 1) {
+        mask = static_cast<mode_t>(m);
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return mask;
 }
 
 absl::StatusOr<bool> ExistsAt(int dirfd, std::string_view name) {

@@ -52,6 +52,10 @@ absl::StatusOr<struct stat> StatAt(int dirfd, std::string_view name);
 // Like StatAt, but NotFound becomes `false`.
 absl::StatusOr<bool> ExistsAt(int dirfd, std::string_view name);
 
+// The process umask, read from /proc/self/status without changing it (umask(2) would race
+// with other threads); 022 when /proc is not mounted.
+mode_t CurrentUmask();
+
 // mkdirat; AlreadyExists if `name` exists (whatever it is).
 absl::Status MkdirAt(int dirfd, std::string_view name, mode_t mode);
 // Creates every missing directory of `path` below `dirfd`; existing directories are fine,

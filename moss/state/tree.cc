@@ -112,23 +112,6 @@ absl::Status FinishDir(const stone::LayoutEntry& e, int parent_fd, const std::st
   return absl::OkStatus();
 }
 
-// The process umask, read without changing it (umask(2) would race with other threads).
-mode_t CurrentUmask() {
-  mode_t mask = 022;
-  if (FILE* f = std::fopen("/proc/self/status", "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof(line), f)) {
-      unsigned int m;
-      if (std::sscanf(line, "Umask: %o", &m) == 1) {
-        mask = static_cast<mode_t>(m);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return mask;
-}
-
 }  // namespace
 
 store::ObjectKey KeyOf(const stone::LayoutEntry& entry) {
@@ -138,7 +121,7 @@ store::ObjectKey KeyOf(const stone::LayoutEntry& entry) {
 absl::Status BuildTree(const store::Store& store, const std::vector<stone::LayoutEntry>& layout,
                        int dirfd, const BuildOptions& options) {
   const bool as_root = ::geteuid() == 0;
-  const mode_t umask = CurrentUmask();
+  const mode_t umask = fs::CurrentUmask();
   struct stat top;
   if (::fstat(dirfd, &top) != 0) {
     const int err = errno;

@@ -90,23 +90,6 @@ absl::Status CopyFd(int from, int to, uint64_t length, std::string_view what) {
   return absl::OkStatus();
 }
 
-// The process umask, read without changing it (umask(2) would race with other threads).
-mode_t CurrentUmask() {
-  mode_t mask = 022;
-  if (FILE* f = std::fopen("/proc/self/status", "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof(line), f)) {
-      unsigned int m;
-      if (std::sscanf(line, "Umask: %o", &m) == 1) {
-        mask = static_cast<mode_t>(m);
-        break;
-      }
-    }
-    std::fclose(f);
-  }
-  return mask;
-}
-
 // What creation already gets right, so the fchown/fchmod after it can be skipped: the
 // creator's uid/gid (unless the parent is setgid, whose gid new entries inherit) and the
 // permission bits the umask lets through.
@@ -248,7 +231,7 @@ absl::Status StoneReader::ExtractTo(int dirfd) const {
     creator.as_root = ::geteuid() == 0;
     creator.uid = ::geteuid();
     creator.gid = ::getegid();
-    creator.umask = CurrentUmask();
+    creator.umask = fs::CurrentUmask();
     // Directories whose new entries inherit their gid: the target itself and reused
     // directories when setgid (the ones we create are not setgid until pass 3).
     std::set<std::string, std::less<>> setgid_dirs;

@@ -380,8 +380,8 @@ absl::Status RollBack(MachineRoot& root, const SwitchContext& ctx, const Options
   CrashPoint("rollback-boot-synced");
 
   if (actions.size() == reported) {
-    actions.push_back(StrCat("rolled back: the unfinished ", j.operation, " of state ",
-                             j.to_fstx, " had left nothing to undo"));
+    actions.push_back(StrCat("rolled back: the unfinished ", j.operation, " of state ", j.to_fstx,
+                             " had left nothing to undo"));
   }
   // 6. The journal: this transaction is over.
   return Annotate(ClearJournal(root.moss_fd()), what);
