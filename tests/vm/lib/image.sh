@@ -98,3 +98,24 @@ vm_update_repo() {
   cp "$VM_REPO/build/quarry/repo-key.pub" "$out/repo-key.pub"
   echo "$key" >"$out/key"
 }
+
+# vm_boot_check NAME BOOT WORKDIR STEP...: one UEFI boot with the agent disk; every STEP must
+# report PASS and none FAIL; on failure the end of the serial log is shown.
+vm_boot_check() {
+  local name=$1 boot=$2 w=$3; shift 3
+  local log="$VM_LOG_DIR/$name-$boot.log" rc=0
+  vm_boot_agent "$name-$boot" "$w/disk.img" "$w/vars.fd" "$w/agent.raw" 180 || rc=$?
+  if [[ $rc == 124 ]]; then
+    echo "FAIL: boot $boot of $name hung (no poweroff within 180 s)"; vm_excerpt "$log" 40; return 1
+  fi
+  local bad s
+  bad=$(vm_markers "$log" "$name" | grep ' FAIL' || true)
+  if [[ -n $bad ]]; then
+    echo "FAIL: boot $boot of $name:"; echo "$bad" | sed 's/^/    /'; vm_excerpt "$log" 40; return 1
+  fi
+  for s in "$@"; do
+    vm_step_passed "$log" "$name" "$s" ||
+      { echo "FAIL: boot $boot of $name: step $s did not report PASS"; vm_excerpt "$log" 40; return 1; }
+  done
+  echo "boot $boot: $(vm_markers "$log" "$name" | grep -c ' PASS') steps passed"
+}

@@ -65,33 +65,13 @@ case $(cat "$STATE/phase" 2>/dev/null) in
 esac
 GUEST
   vm_agent_disk "$w/agent.raw" "$w/run.sh" "$w/upd2" || return 1
-  boot_check "$n" 1 "$w" first-entry-marked-good update-to-state-2 default-is-state-2 oneshot-state-1 || return 1
-  boot_check "$n" 2 "$w" booted-state-1 default-still-state-2 || return 1
+  vm_boot_check "$n" 1 "$w" first-entry-marked-good update-to-state-2 default-is-state-2 oneshot-state-1 || return 1
+  vm_boot_check "$n" 2 "$w" booted-state-1 default-still-state-2 || return 1
   # The switch happened in the initrd, by the hook, before switch_root.
   tr -d '\r' <"$VM_LOG_DIR/$n-2.log" | grep -a '^onix-select-fstx: activated state' ||
     { echo "FAIL: boot 2: the initrd did not activate the one-shot entry's state"; vm_excerpt "$VM_LOG_DIR/$n-2.log" 40; return 1; }
-  boot_check "$n" 3 "$w" booted-state-2 state-2-entry-marked-good || return 1
+  vm_boot_check "$n" 3 "$w" booted-state-2 state-2-entry-marked-good || return 1
   rm -rf "$w"
   echo "one-shot boot of the older entry ran that state (activated in the initrd); the next normal boot ran the default again"
 }
 
-# boot_check NAME BOOT WORKDIR STEP...: one UEFI boot with the agent disk; every STEP must
-# report PASS and none FAIL; on failure the end of the serial log is shown.
-boot_check() {
-  local name=$1 boot=$2 w=$3; shift 3
-  local log="$VM_LOG_DIR/$name-$boot.log" rc=0
-  vm_boot_agent "$name-$boot" "$w/disk.img" "$w/vars.fd" "$w/agent.raw" 180 || rc=$?
-  if [[ $rc == 124 ]]; then
-    echo "FAIL: boot $boot of $name hung (no poweroff within 180 s)"; vm_excerpt "$log" 40; return 1
-  fi
-  local bad s
-  bad=$(vm_markers "$log" "$name" | grep ' FAIL' || true)
-  if [[ -n $bad ]]; then
-    echo "FAIL: boot $boot of $name:"; echo "$bad" | sed 's/^/    /'; vm_excerpt "$log" 40; return 1
-  fi
-  for s in "$@"; do
-    vm_step_passed "$log" "$name" "$s" ||
-      { echo "FAIL: boot $boot of $name: step $s did not report PASS"; vm_excerpt "$log" 40; return 1; }
-  done
-  echo "boot $boot: $(vm_markers "$log" "$name" | grep -c ' PASS') steps passed"
-}

@@ -61,7 +61,7 @@ case $(cat "$STATE/phase" 2>/dev/null) in
 esac
 GUEST
   vm_agent_disk "$w/agent.raw" "$w/run.sh" "$w/upd" || return 1
-  boot_check "$n" 1 "$w" update-to-bad-state-2 default-is-state-2 || return 1
+  vm_boot_check "$n" 1 "$w" update-to-bad-state-2 default-is-state-2 || return 1
 
   # Boot 2: the bad state. It must crash before the agent, and systemd-boot must have used
   # the entry's last try.
@@ -77,10 +77,10 @@ GUEST
     { echo "FAIL: after boot 2 no entry is marked bad (+0-1):"; esp_ls "$w/disk.img" /loader/entries; return 1; }
   echo "boot 2: the bad state crashed; its entry is $(esp_ls "$w/disk.img" /loader/entries | grep '+0-1\.conf$' | xargs -n1 basename)"
 
-  boot_check "$n" 3 "$w" fell-back-to-state-1 state-2-entry-bad onix-status-reports-bad default-is-state-1 || return 1
+  vm_boot_check "$n" 3 "$w" fell-back-to-state-1 state-2-entry-bad onix-status-reports-bad default-is-state-1 || return 1
   tr -d '\r' <"$VM_LOG_DIR/$n-3.log" | grep -aq 'fell back to state' ||
     { echo "FAIL: boot 3: 80-boot-mark-good did not report the fallback"; vm_excerpt "$VM_LOG_DIR/$n-3.log" 40; return 1; }
-  boot_check "$n" 4 "$w" still-state-1 || return 1
+  vm_boot_check "$n" 4 "$w" still-state-1 || return 1
   rm -rf "$w"
   echo "the update's entry used its try, the previous state booted, was marked good and made the default; the bad entry is reported bad"
 }
@@ -117,23 +117,3 @@ RECIPE
   cp "$VM_REPO/build/quarry/repo-key.pub" "$out/repo-key.pub"
 }
 
-# boot_check NAME BOOT WORKDIR STEP...: one UEFI boot with the agent disk; every STEP must
-# report PASS and none FAIL; on failure the end of the serial log is shown.
-boot_check() {
-  local name=$1 boot=$2 w=$3; shift 3
-  local log="$VM_LOG_DIR/$name-$boot.log" rc=0
-  vm_boot_agent "$name-$boot" "$w/disk.img" "$w/vars.fd" "$w/agent.raw" 180 || rc=$?
-  if [[ $rc == 124 ]]; then
-    echo "FAIL: boot $boot of $name hung (no poweroff within 180 s)"; vm_excerpt "$log" 40; return 1
-  fi
-  local bad s
-  bad=$(vm_markers "$log" "$name" | grep ' FAIL' || true)
-  if [[ -n $bad ]]; then
-    echo "FAIL: boot $boot of $name:"; echo "$bad" | sed 's/^/    /'; vm_excerpt "$log" 40; return 1
-  fi
-  for s in "$@"; do
-    vm_step_passed "$log" "$name" "$s" ||
-      { echo "FAIL: boot $boot of $name: step $s did not report PASS"; vm_excerpt "$log" 40; return 1; }
-  done
-  echo "boot $boot: $(vm_markers "$log" "$name" | grep -c ' PASS') steps passed"
-}
