@@ -12,6 +12,7 @@
 // only for the peak-RSS figures. Everything lives below --workdir.
 //
 //   moss_bench --out results.json --workdir DIR [--quick | --medium-only] [--runs N] [--moss PATH]
+//              [--figures install,update,switch,build,ostree,prune,rss]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -51,7 +54,14 @@ struct Args {
   bool quick = false;
   bool medium_only = false;  // the medium set alone (no medium/small switch ratio)
   int runs = 5;
+  // --figures: only these groups (install, update, switch, build, ostree, prune, rss); all
+  // when empty. For iterating on one figure; a full run measures every group.
+  std::set<std::string> figures;
+  bool Want(const std::string& group) const { return figures.empty() || figures.count(group); }
 };
+
+constexpr const char* kFigureGroups[] = {"install", "update", "switch", "build",
+                                         "ostree",  "prune",  "rss"};
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -298,15 +308,19 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
   };
   Trial install = [&] { return InstallTrial(s); };
   Trial tar = [&] { return TarTrial(s, x_tar); };
-  ONIX_RETURN_IF_ERROR(add(Compare(
-      {Label(s, "full install from a local repository"), "s", "zstd -d | tar -x", 1.3, runs},
-      install, tar)));
+  if (a.Want("install")) {
+    ONIX_RETURN_IF_ERROR(add(Compare(
+        {Label(s, "full install from a local repository"), "s", "zstd -d | tar -x", 1.3, runs},
+        install, tar)));
+  }
   ONIX_RETURN_IF_ERROR(Fresh(x_tar, false));
 
   Trial update = [&] { return UpdateTrial(s); };
-  ONIX_RETURN_IF_ERROR(
-      add(Compare({Label(s, "update of 5% of the packages"), "s", "full install", 0.25, runs},
-                  update, install)));
+  if (a.Want("update")) {
+    ONIX_RETURN_IF_ERROR(
+        add(Compare({Label(s, "update of 5% of the packages"), "s", "full install", 0.25, runs},
+                    update, install)));
+  }
   // The last updated root (two states) stays for the switch, build and prune figures.
   if (s.last_updated.empty()) ONIX_RETURN_IF_ERROR(UpdateTrial(s).status());
   s.switch_root = StrCat(s.roots, "/switch");
@@ -315,8 +329,10 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
   s.last_installed.clear();
   s.last_updated.clear();
 
-  ONIX_RETURN_IF_ERROR(add(Absolute(Label(s, "state switch (activate back and forth)"), "ms", runs,
-                                    10, [&] { return SwitchTrial(s.switch_root); })));
+  if (a.Want("switch")) {
+    ONIX_RETURN_IF_ERROR(add(Absolute(Label(s, "state switch (activate back and forth)"), "ms",
+                                      runs, 10, [&] { return SwitchTrial(s.switch_root); })));
+  }
 
   // New-state build from the warm store: the active state's layout, hardlinked from the
   // store by moss/state BuildTree, against cp -al of the active /usr.
@@ -346,9 +362,11 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
       ONIX_ASSIGN_OR_RETURN(ChildRun r, RunShell(StrCat("cp -al '", usr, "' '", dest, "/usr'")));
       return r.seconds;
     };
-    ONIX_RETURN_IF_ERROR(
-        add(Compare({Label(s, "new-state build from a warm store"), "s", "cp -al", 1.0, runs},
-                    build_tree, cp_al)));
+    if (a.Want("build")) {
+      ONIX_RETURN_IF_ERROR(
+          add(Compare({Label(s, "new-state build from a warm store"), "s", "cp -al", 1.0, runs},
+                      build_tree, cp_al)));
+    }
 
     // The same tree through Debian's ostree, a `bare` repository as root. The issue names
     // `checkout -U -H`, but ostree refuses user-mode hardlink checkouts from a `bare` repo
@@ -367,9 +385,11 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
                                       "' checkout -H bench '", ocheckout, "'")));
       return r.seconds;
     };
-    ONIX_RETURN_IF_ERROR(add(Compare(
-        {Label(s, "full install vs ostree"), "s", "ostree commit + checkout -H (bare)", 1.0, runs},
-        install, ostree_full)));
+    if (a.Want("ostree")) {
+      ONIX_RETURN_IF_ERROR(add(Compare({Label(s, "full install vs ostree"), "s",
+                                        "ostree commit + checkout -H (bare)", 1.0, runs},
+                                       install, ostree_full)));
+    }
     Trial ostree_checkout = [&]() -> absl::StatusOr<double> {
       ONIX_RETURN_IF_ERROR(Fresh(ocheckout, false));
       ONIX_RETURN_IF_ERROR(WarmTree(StrCat(orepo, "/objects")));
@@ -377,9 +397,11 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
                                                         "' checkout -H bench '", ocheckout, "'")));
       return r.seconds;
     };
-    ONIX_RETURN_IF_ERROR(add(Compare(
-        {Label(s, "new-state build vs ostree"), "s", "ostree checkout -H (bare)", 1.0, runs},
-        build_tree, ostree_checkout)));
+    if (a.Want("ostree")) {
+      ONIX_RETURN_IF_ERROR(add(Compare(
+          {Label(s, "new-state build vs ostree"), "s", "ostree checkout -H (bare)", 1.0, runs},
+          build_tree, ostree_checkout)));
+    }
   }
   for (int i = 0; i < 2; ++i) ONIX_RETURN_IF_ERROR(Fresh(StrCat(s.roots, "/r", i), false));
   ONIX_RETURN_IF_ERROR(Fresh(ostree, false));
@@ -411,11 +433,14 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
     ONIX_ASSIGN_OR_RETURN(ChildRun r, RunShell(StrCat("rm -rf '", rm_dir, "'")));
     return r.seconds;
   };
-  ONIX_RETURN_IF_ERROR(add(Compare(
-      {Label(s, "prune of 5 states"), "s", "rm -rf of the same trees", 1.5, runs}, prune, rm_rf)));
+  if (a.Want("prune")) {
+    ONIX_RETURN_IF_ERROR(
+        add(Compare({Label(s, "prune of 5 states"), "s", "rm -rf of the same trees", 1.5, runs},
+                    prune, rm_rf)));
+  }
   ONIX_RETURN_IF_ERROR(Fresh(rm_dir, false));
 
-  ONIX_RETURN_IF_ERROR(CliFigures(s, a, figs));
+  if (a.Want("rss")) ONIX_RETURN_IF_ERROR(CliFigures(s, a, figs));
   return absl::OkStatus();
 }
 
@@ -442,7 +467,7 @@ absl::Status Run(Args a, const std::string& self) {
     ONIX_RETURN_IF_ERROR_CTX(RunSize(s, a, figs), StrCat("measuring the ", label, " set"));
     done.push_back(std::move(s));
   }
-  if (done.size() == 2) {
+  if (done.size() == 2 && a.Want("switch")) {
     // Switch time must not grow with the tree: medium against small, interleaved.
     ONIX_ASSIGN_OR_RETURN(Figure f, Compare(
                                         {"moss state switch medium vs small", "ms",
@@ -477,12 +502,24 @@ int main(int argc, char** argv) {
       args.runs = std::atoi(next().c_str());
     } else if (a == "--moss") {
       args.moss = next();
+    } else if (a == "--figures") {
+      std::stringstream list(next());
+      for (std::string group; std::getline(list, group, ',');) {
+        if (std::find(std::begin(onix::bench::kFigureGroups), std::end(onix::bench::kFigureGroups),
+                      group) == std::end(onix::bench::kFigureGroups)) {
+          return onix::ReportStatus("moss_bench",
+                                    onix::InvalidArgument(onix::StrCat(
+                                        "--figures: unknown group '", group,
+                                        "' (install, update, switch, build, ostree, prune, rss)")));
+        }
+        args.figures.insert(group);
+      }
     } else {
       return onix::ReportStatus(
           "moss_bench",
-          onix::InvalidArgument(onix::StrCat(
-              "unknown argument '", a,
-              "' (--out F --workdir D [--quick | --medium-only] [--runs N] [--moss PATH])")));
+          onix::InvalidArgument(onix::StrCat("unknown argument '", a,
+                                             "' (--out F --workdir D [--quick | --medium-only] "
+                                             "[--runs N] [--moss PATH] [--figures G,...])")));
     }
   }
   if (args.quick && args.medium_only) {
