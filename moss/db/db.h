@@ -33,9 +33,22 @@ struct StateRecord {
   std::string fstx;
   std::string parent_fstx;  // the state this one was built from; empty for the first
   int64_t created_unix = 0;
-  std::string summary;        // "install foo 1.2-3"
-  std::string manifest_json;  // state::Manifest::ToJson()
+  std::string summary;  // "install foo 1.2-3"
   bool committed = false;
+};
+
+// A package of a state with just what names it (no metadata parse): the rows a state diff
+// compares.
+struct PackageRow {
+  std::string name;
+  std::string version_release;  // "1.2-3", as state::VersionRelease
+  Digest stone_digest;
+};
+
+// The packages two states do not share (by stone digest), each side sorted by name.
+struct PackageSetDiff {
+  std::vector<PackageRow> only_in_from;
+  std::vector<PackageRow> only_in_to;
 };
 
 // A package of a state as stored in the state_packages table.
@@ -75,8 +88,10 @@ class Db {
   // One more than the highest state number ever recorded (candidates included), so numbers
   // are never reused.
   absl::StatusOr<uint64_t> NextStateNumber();
-  // Adds a state with its packages in one SQL transaction.
-  absl::Status AddState(const StateRecord& state, const std::vector<StatePackage>& packages);
+  // Adds a state with its packages and its manifest (state::Manifest::ToJson()) in one SQL
+  // transaction.
+  absl::Status AddState(const StateRecord& state, std::string_view manifest_json,
+                        const std::vector<StatePackage>& packages);
   absl::Status MarkCommitted(uint64_t number);
   // Removes a state and its package rows (missing is OK).
   absl::Status DeleteState(uint64_t number);
@@ -84,6 +99,19 @@ class Db {
   absl::StatusOr<std::vector<StateRecord>> States(bool include_candidates = false);
   absl::StatusOr<std::optional<StateRecord>> GetState(uint64_t number);
   absl::StatusOr<std::vector<StatePackage>> StatePackages(uint64_t number);
+  // The state's manifest as AddState stored it. Kept out of StateRecord: at 1,500 packages
+  // it is ~0.5 MiB that listing or resolving a state never needs.
+  absl::StatusOr<std::string> ManifestJson(uint64_t number);
+  // The packages of state `from` (none when nullopt) and state `to` that the other lacks,
+  // computed in SQL from state_packages: the cost is the size of the difference plus index
+  // probes, never a parse of either manifest.
+  absl::StatusOr<PackageSetDiff> DiffPackageSets(std::optional<uint64_t> from, uint64_t to);
+  // Whether some package of state `number` ships `path`; stops at the first owner.
+  absl::StatusOr<bool> StateShipsPath(uint64_t number, std::string_view path);
+  // Whether every known stone that ships `path` ships the same entry (kind, mode, owner,
+  // target, content): then which of them is first in a state does not matter. One index
+  // range, no join.
+  absl::StatusOr<bool> PathEntriesAgree(std::string_view path);
 
   // The packages of state `number` that ship `path` (relative to /usr).
   absl::StatusOr<std::vector<PathOwner>> FindPath(uint64_t number, std::string_view path);
@@ -96,13 +124,23 @@ class Db {
   struct Closer {
     void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
   };
+  // Finalizes the cached statements (before the connection closes: declared after db_).
+  struct StatementCache {
+    void operator()(std::map<const char*, sqlite3_stmt*>* m) const noexcept;
+  };
   explicit Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   absl::Status Exec(const char* sql);
   absl::Status Error(std::string_view what) const;
+  // A statement prepared once per connection (keyed by the literal's address), for the
+  // queries a state diff runs per package or per path; nullptr when it does not compile (the
+  // Stmt made from it then reports the connection's error).
+  sqlite3_stmt* Prepared(const char* sql);
 
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
   std::map<Digest, std::vector<stone::LayoutEntry>> layouts_;  // see Layout()
+  std::unique_ptr<std::map<const char*, sqlite3_stmt*>, StatementCache> statements_{
+      new std::map<const char*, sqlite3_stmt*>()};
 };
 
 }  // namespace onix::moss::db

@@ -29,8 +29,8 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
     ASSERT_TRUE(db->PutStone(stone_digest, meta, {File("lib/libz.so", "z")}).ok());
     ASSERT_TRUE(db->PutStone(stone_digest, meta, {File("lib/libz.so", "z")}).ok());
     EXPECT_EQ(*db->NextStateNumber(), 1u);
-    StateRecord st{1, "1-abcd", "", 100, "install zlib 1.3-0", "{}", false};
-    ASSERT_TRUE(db->AddState(st, {{stone_digest, true}}).ok());
+    StateRecord st{1, "1-abcd", "", 100, "install zlib 1.3-0", false};
+    ASSERT_TRUE(db->AddState(st, R"({"packages":[]})", {{stone_digest, true}}).ok());
     EXPECT_TRUE(db->States()->empty());  // candidate only
     ASSERT_TRUE(db->MarkCommitted(1).ok());
   }
@@ -39,6 +39,8 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
   auto states = db->States();
   ASSERT_EQ(states->size(), 1u);
   EXPECT_EQ((*states)[0].fstx, "1-abcd");
+  EXPECT_EQ(*db->ManifestJson(1), R"({"packages":[]})");
+  EXPECT_TRUE(absl::IsNotFound(db->ManifestJson(7).status()));
   auto owners = db->FindPath(1, "lib/libz.so");
   ASSERT_TRUE(owners.ok());
   ASSERT_EQ(owners->size(), 1u);
@@ -53,6 +55,99 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
   EXPECT_TRUE(absl::IsNotFound(db->Layout(stone_digest).status()));
   // Numbers are never reused, even after the highest state was deleted.
   EXPECT_EQ(*db->NextStateNumber(), 2u);
+}
+
+// A database written before layouts were kept as blobs has only the rows: Layout() reads
+// the same entries either way.
+TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
+  auto tmp = TempDir::Make("db-test");
+  ASSERT_TRUE(tmp.ok());
+  const std::string path = tmp->path() + "/moss.sqlite";
+  stone::Meta meta;
+  meta.name = "tools";
+  meta.version = "1";
+  const Digest d = Sha256Of("tools");
+  stone::LayoutEntry dir;
+  dir.path = "bin";
+  dir.kind = stone::FileKind::kDirectory;
+  dir.mode = 0755;
+  stone::LayoutEntry link;
+  link.path = "bin/sh";
+  link.kind = stone::FileKind::kSymlink;
+  link.target = "busybox";
+  link.mode = 0777;
+  std::vector<stone::LayoutEntry> blob_layout;
+  {
+    auto db = Db::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status();
+    // Given out of order: both readings come back sorted by path.
+    ASSERT_TRUE(db->PutStone(d, meta, {File("bin/busybox", "bb"), link, dir}).ok());
+    auto l = db->Layout(d);
+    ASSERT_TRUE(l.ok()) << l.status();
+    blob_layout = *l;
+  }
+  ASSERT_EQ(blob_layout.size(), 3u);
+  EXPECT_EQ(blob_layout[0].path, "bin");
+  EXPECT_EQ(blob_layout[2].target, "busybox");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM stone_layouts", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = Db::Open(path);
+  ASSERT_TRUE(db.ok());
+  auto rows = db->Layout(d);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, blob_layout);
+}
+
+// Three stones: "same" in both states, "old" only in state 1, "new" only in state 2 (an
+// update of "pkg"), "gone" only in state 1 (removed).
+TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
+  auto tmp = TempDir::Make("db-test");
+  ASSERT_TRUE(tmp.ok());
+  auto db = Db::Open(tmp->path() + "/moss.sqlite");
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto put = [&](const std::string& name, const std::string& version, int release,
+                 const std::string& path) {
+    stone::Meta m;
+    m.name = name;
+    m.version = version;
+    m.source_release = release;
+    const Digest d = Sha256Of(StrCat(name, version, release));
+    EXPECT_TRUE(db->PutStone(d, m, {File(path, name)}).ok());
+    return d;
+  };
+  const Digest same = put("same", "1", 1, "lib/same");
+  const Digest old_pkg = put("pkg", "1.0", 1, "lib/pkg");
+  const Digest new_pkg = put("pkg", "2.0", 3, "lib/pkg");
+  const Digest gone = put("gone", "5", 1, "share/gone");
+  ASSERT_TRUE(db->AddState({1, "1-aaaa", "", 1, "one", true}, "{}",
+                           {{same, true}, {old_pkg, true}, {gone, false}})
+                  .ok());
+  ASSERT_TRUE(
+      db->AddState({2, "2-bbbb", "1-aaaa", 2, "two", true}, "{}", {{same, true}, {new_pkg, true}})
+          .ok());
+
+  auto d = db->DiffPackageSets(1, 2);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->only_in_from.size(), 2u);
+  EXPECT_EQ(d->only_in_from[0].name, "gone");
+  EXPECT_EQ(d->only_in_from[1].name, "pkg");
+  EXPECT_EQ(d->only_in_from[1].version_release, "1.0-1");
+  EXPECT_EQ(d->only_in_from[1].stone_digest, old_pkg);
+  ASSERT_EQ(d->only_in_to.size(), 1u);
+  EXPECT_EQ(d->only_in_to[0].version_release, "2.0-3");
+  EXPECT_EQ(d->only_in_to[0].stone_digest, new_pkg);
+
+  auto first = db->DiffPackageSets(std::nullopt, 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->only_in_from.empty());
+  EXPECT_EQ(first->only_in_to.size(), 3u);
+
+  EXPECT_TRUE(*db->StateShipsPath(1, "share/gone"));
+  EXPECT_FALSE(*db->StateShipsPath(2, "share/gone"));
+  EXPECT_TRUE(*db->StateShipsPath(2, "lib/pkg"));
+  EXPECT_FALSE(*db->StateShipsPath(3, "lib/pkg"));
 }
 
 }  // namespace

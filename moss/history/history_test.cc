@@ -1,5 +1,7 @@
 #include "moss/history/history.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <string>
 
@@ -50,6 +52,31 @@ TEST(History, CommitsChainByParentAndPlainGitLogShowsThem) {
   EXPECT_NE(log.find("install bar 2-1"), std::string::npos) << log;
   EXPECT_NE(log.find("install foo 1-1"), std::string::npos) << log;
   EXPECT_NE(log.find("packages/bar"), std::string::npos) << log;
+}
+
+// Every moss command's recovery check re-asserts the active state: pointing the ref where it
+// already points must not rewrite it (a lock, a rename and fsyncs per command).
+TEST(History, SetActiveToTheActiveStateLeavesTheRefFileAlone) {
+  auto tmp = TempDir::Make("history-test");
+  ASSERT_TRUE(tmp.ok());
+  const std::string dir = tmp->path() + "/history.git";
+  auto h = History::Open(dir);
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_TRUE(h->CommitState("1-aaaa", {{"state", "1\n"}}, "one\n", "", 1000).ok());
+  ASSERT_TRUE(h->CommitState("2-bbbb", {{"state", "2\n"}}, "two\n", "1-aaaa", 2000).ok());
+  ASSERT_TRUE(h->SetActive("1-aaaa").ok());
+  const std::string ref = dir + "/refs/heads/active";
+  struct stat before {};
+  ASSERT_EQ(::stat(ref.c_str(), &before), 0);
+  ASSERT_TRUE(h->SetActive("1-aaaa").ok());
+  struct stat same {};
+  ASSERT_EQ(::stat(ref.c_str(), &same), 0);
+  EXPECT_EQ(same.st_ino, before.st_ino);  // a rewrite renames a new file into place
+  ASSERT_TRUE(h->SetActive("2-bbbb").ok());
+  struct stat moved {};
+  ASSERT_EQ(::stat(ref.c_str(), &moved), 0);
+  EXPECT_NE(moved.st_ino, before.st_ino);
+  EXPECT_EQ(RunCommand("git --git-dir " + dir + " log -1 --format=%s active"), "two\n");
 }
 
 }  // namespace

@@ -115,7 +115,9 @@ absl::StatusOr<db::StateRecord> MachineRoot::ResolveState(std::string_view id) {
 }
 
 absl::StatusOr<state::Manifest> MachineRoot::ManifestOf(const db::StateRecord& st) {
-  absl::StatusOr<state::Manifest> m = state::Manifest::FromJson(st.manifest_json);
+  absl::StatusOr<std::string> json = db_->ManifestJson(st.number);
+  if (!json.ok()) return Annotate(json.status(), StrCat("reading state ", st.fstx));
+  absl::StatusOr<state::Manifest> m = state::Manifest::FromJson(*json);
   if (!m.ok()) return Annotate(m.status(), StrCat("reading state ", st.fstx));
   return m;
 }
@@ -135,36 +137,25 @@ absl::StatusOr<std::vector<state::OwnedEntry>> MachineRoot::LayoutOf(
   return state::MergeLayouts(in);
 }
 
-absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(
-    const std::optional<std::pair<db::StateRecord, state::Manifest>>& from,
-    const db::StateRecord& to_record, const state::Manifest& to) {
-  // Packages present on one side only, or with another stone: the only ones whose paths can
-  // differ. A file or symlink has one owner per state, so theirs are exact; a directory may
-  // also come from an unchanged package, and the merged entry is its first owner by name
-  // (MergeLayouts over the name-sorted manifest), which FindPath returns first.
-  std::map<std::string, Digest> from_stones, to_stones;
-  if (from) {
-    for (const auto& p : from->second.packages) from_stones[p.meta.name] = p.stone_digest;
-  }
-  for (const auto& p : to.packages) to_stones[p.meta.name] = p.stone_digest;
-  auto changed_side = [&](const std::map<std::string, Digest>& side,
-                          const std::map<std::string, Digest>& other)
+absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t> from, uint64_t to,
+                                                          const db::PackageSetDiff& packages) {
+  // Only the packages the states do not share can make a path differ. A file or symlink has
+  // one owner per state, so theirs are exact. A directory may also come from a shared
+  // package, and the merged entry is its first owner by name (MergeLayouts over the
+  // name-sorted manifest): see the walk below for when that needs the database.
+  auto side = [&](const std::vector<db::PackageRow>& rows)
       -> absl::StatusOr<std::vector<state::OwnedEntry>> {
     std::vector<std::vector<stone::LayoutEntry>> layouts;
-    std::vector<std::string> names;
-    for (const auto& [name, digest] : side) {
-      auto it = other.find(name);
-      if (it != other.end() && it->second == digest) continue;
-      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(digest));
+    for (const auto& p : rows) {
+      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(p.stone_digest));
       layouts.push_back(std::move(l));
-      names.push_back(name);
     }
     std::vector<state::PackageLayout> in;
-    for (size_t i = 0; i < layouts.size(); ++i) in.push_back({names[i], &layouts[i]});
+    for (size_t i = 0; i < layouts.size(); ++i) in.push_back({rows[i].name, &layouts[i]});
     return state::MergeLayouts(in);
   };
-  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> gone, changed_side(from_stones, to_stones));
-  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> come, changed_side(to_stones, from_stones));
+  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> gone, side(packages.only_in_from));
+  ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> come, side(packages.only_in_to));
   auto owner_entry =
       [&](uint64_t number,
           const std::string& path) -> absl::StatusOr<std::optional<stone::LayoutEntry>> {
@@ -184,12 +175,41 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(
     std::optional<stone::LayoutEntry> x, y;
     if (a) x = a->entry;
     if (b) y = b->entry;
-    if ((a && a->entry.kind == stone::FileKind::kDirectory) ||
-        (b && b->entry.kind == stone::FileKind::kDirectory)) {
+    const bool directory = (a && a->entry.kind == stone::FileKind::kDirectory) ||
+                           (b && b->entry.kind == stone::FileKind::kDirectory);
+    // The same package on both sides with the same entry (an update that kept the
+    // directory): whichever shared package may sort before it is in both states too, so both
+    // merged entries are the same. That is the common case ("lib", "share"), and it is
+    // settled without asking the database which of a thousand owners comes first.
+    const bool kept = a && b && a->package == b->package && a->entry == b->entry;
+    // A directory on one side only whose other state ships no such path at all (a package's
+    // own directory, added or removed with it) is settled by one indexed probe.
+    bool settled = kept;
+    if (directory && !settled && a && !b) {
+      ONIX_ASSIGN_OR_RETURN(const bool shipped, db_->StateShipsPath(to, path));
+      settled = !shipped;
+    } else if (directory && !settled && b && !a) {
+      bool shipped = false;
       if (from) {
-        ONIX_ASSIGN_OR_RETURN(x, owner_entry(from->first.number, path));
+        ONIX_ASSIGN_OR_RETURN(shipped, db_->StateShipsPath(*from, path));
       }
-      ONIX_ASSIGN_OR_RETURN(y, owner_entry(to_record.number, path));
+      settled = !shipped;
+    }
+    // In both states (a shipped it, or a shared package does in both) and every stone ships
+    // the same entry: unchanged, whichever owner comes first.
+    if (directory && !settled) {
+      ONIX_ASSIGN_OR_RETURN(const bool agree, db_->PathEntriesAgree(path));
+      if (agree) {
+        x.reset();
+        y.reset();
+        settled = true;
+      }
+    }
+    if (directory && !settled) {
+      if (from) {
+        ONIX_ASSIGN_OR_RETURN(x, owner_entry(*from, path));
+      }
+      ONIX_ASSIGN_OR_RETURN(y, owner_entry(to, path));
     }
     if (x && !y) {
       d.removed.push_back(path);

@@ -76,12 +76,11 @@ class MachineRoot {
   // The merged layout of a manifest, from the database.
   absl::StatusOr<std::vector<state::OwnedEntry>> LayoutOf(const state::Manifest& manifest);
   // The same as DiffLayouts of the two states' merged layouts (from = nullopt: no state),
-  // reading only the layouts of the packages that differ between them, plus the owners of
-  // their directories in both states: an activation costs the size of the change, not of
-  // the trees.
-  absl::StatusOr<state::LayoutDiff> DiffStates(
-      const std::optional<std::pair<db::StateRecord, state::Manifest>>& from,
-      const db::StateRecord& to_record, const state::Manifest& to);
+  // reading only the layouts of the packages they do not share (`packages`, from
+  // db::Db::DiffPackageSets), plus the owners of those packages' directories where a shared
+  // package could decide them: an activation costs the size of the change, not of the trees.
+  absl::StatusOr<state::LayoutDiff> DiffStates(std::optional<uint64_t> from, uint64_t to,
+                                               const db::PackageSetDiff& packages);
 
  private:
   MachineRoot() = default;

@@ -194,6 +194,18 @@ std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state
   return out;
 }
 
+std::vector<PackageChange> PackageChanges(const db::PackageSetDiff& d) {
+  std::map<std::string, PackageChange> changes;
+  for (const auto& p : d.only_in_from) changes[p.name] = {p.name, p.version_release, ""};
+  for (const auto& p : d.only_in_to) {
+    changes[p.name].name = p.name;
+    changes[p.name].to = p.version_release;
+  }
+  std::vector<PackageChange> out;
+  for (auto& [name, c] : changes) out.push_back(std::move(c));
+  return out;
+}
+
 std::string ChangeMessage(const std::vector<PackageChange>& changes) {
   int added = 0, removed = 0, updated = 0;
   for (const auto& c : changes) {
@@ -280,7 +292,8 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   plan.packages = DiffPackages(old_manifest, manifest);
   plan.files = state::DiffLayouts(old_layout, new_layout);
   plan.message = o.message.empty() ? ChangeMessage(plan.packages) : o.message;
-  if (active && manifest.ToJson() == old_manifest.ToJson()) {
+  const std::string manifest_json = manifest.ToJson();
+  if (active && manifest_json == old_manifest.ToJson()) {
     plan.noop = true;
     plan.to_fstx = plan.from_fstx;
     return result;
@@ -336,11 +349,10 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
     ONIX_ASSIGN_OR_RETURN(staging_usr, fs::OpenDirAt(root.states_fd(), kStagingUsr));
     ONIX_RETURN_IF_ERROR(state::BuildTree(root.store(), new_layout, staging_usr.get()));
     ONIX_RETURN_IF_ERROR(state::WriteTreeId(staging_usr.get(), {plan.to_fstx, token}));
-    db::StateRecord record{number,       plan.to_fstx,      plan.from_fstx, now,
-                           plan.message, manifest.ToJson(), false};
+    db::StateRecord record{number, plan.to_fstx, plan.from_fstx, now, plan.message, false};
     std::vector<db::StatePackage> packages;
     for (const auto& p : manifest.packages) packages.push_back({p.stone_digest, p.is_explicit});
-    ONIX_RETURN_IF_ERROR(root.db().AddState(record, packages));
+    ONIX_RETURN_IF_ERROR(root.db().AddState(record, manifest_json, packages));
     return root.store().Sync();
   };
   absl::Status prepared = prepare();
@@ -379,18 +391,18 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
     }
     target_token = tree_id->token;
   }
-  ONIX_ASSIGN_OR_RETURN(state::Manifest to_manifest, root.ManifestOf(target));
-  state::Manifest from_manifest;
-  std::optional<std::pair<db::StateRecord, state::Manifest>> from;
+  // Only the packages the two states do not share are read: switching must not cost the
+  // size of the trees.
+  std::optional<uint64_t> from_number;
   if (active) {
     plan.from_fstx = active->fstx;
-    ONIX_ASSIGN_OR_RETURN(from_manifest, root.ManifestOf(*active));
-    from.emplace(*active, from_manifest);
+    from_number = active->number;
   }
   plan.to_fstx = target.fstx;
-  plan.packages = DiffPackages(from_manifest, to_manifest);
-  // Only the packages that differ are read: switching must not cost the size of the trees.
-  ONIX_ASSIGN_OR_RETURN(plan.files, root.DiffStates(from, target, to_manifest));
+  ONIX_ASSIGN_OR_RETURN(const db::PackageSetDiff packages,
+                        root.db().DiffPackageSets(from_number, target.number));
+  plan.packages = PackageChanges(packages);
+  ONIX_ASSIGN_OR_RETURN(plan.files, root.DiffStates(from_number, target.number, packages));
   plan.message = StrCat("activate ", target.fstx);
   if (o.dry_run) return result;
 

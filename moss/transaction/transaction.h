@@ -69,6 +69,8 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
 
 // The changes from manifest `from` to `to` and the one-line history message for them.
 std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state::Manifest& to);
+// The same from the package rows two states do not share (db::Db::DiffPackageSets).
+std::vector<PackageChange> PackageChanges(const db::PackageSetDiff& d);
 std::string ChangeMessage(const std::vector<PackageChange>& changes);
 
 // Runs Recover() and logs what it did; called first by Apply, Activate, RemoveStates, Prune.

@@ -151,10 +151,17 @@ TEST_F(TransactionTest, DiffStatesFromChangedPackagesEqualsTheFullLayoutDiff) {
       Install({Stone("alpha", "2",
                      {{"bin/a", "a1"}, {"lib/alpha/x", "x2"}, {"lib/alpha/new", "n", 0755}})})
           .ok());
+  // A directory two packages ship with different modes: its merged entry is the first
+  // owner's by name, so adding "aaa" changes it and removing "aaa" changes it back.
+  const TestFile odd_dir{"share/odd", "", 0750, "", true};
+  ASSERT_TRUE(Install({Stone("delta", "1", {odd_dir, {"share/odd/d", "d"}})}).ok());
+  ASSERT_TRUE(
+      Install({Stone("aaa", "1", {{"share/odd", "", 0700, "", true}, {"share/odd/a", "a"}})}).ok());
+  ASSERT_TRUE(Remove({"aaa"}).ok());
   MachineRoot r = Open();
   auto states = r.RetainedStates();
   ASSERT_TRUE(states.ok());
-  ASSERT_EQ(states->size(), 4u);
+  ASSERT_EQ(states->size(), 7u);
   auto full = [&](const std::optional<state::Manifest>& m) -> std::vector<stone::LayoutEntry> {
     if (!m) return {};
     auto l = r.LayoutOf(*m);
@@ -167,22 +174,28 @@ TEST_F(TransactionTest, DiffStatesFromChangedPackagesEqualsTheFullLayoutDiff) {
     auto to = r.ManifestOf(*to_rec);
     ASSERT_TRUE(to.ok());
     for (size_t i = 0; i <= states->size(); ++i) {
-      std::optional<std::pair<db::StateRecord, state::Manifest>> from;
+      std::optional<uint64_t> from;
       std::optional<state::Manifest> from_manifest;
       if (i < states->size()) {
         auto rec = r.ResolveState((*states)[i].fstx);
         ASSERT_TRUE(rec.ok());
         auto m = r.ManifestOf(*rec);
         ASSERT_TRUE(m.ok());
-        from.emplace(*rec, *m);
+        from = rec->number;
         from_manifest = *m;
       }
-      auto fast = r.DiffStates(from, *to_rec, *to);
+      auto packages = r.db().DiffPackageSets(from, to_rec->number);
+      ASSERT_TRUE(packages.ok()) << packages.status();
+      auto fast = r.DiffStates(from, to_rec->number, *packages);
       ASSERT_TRUE(fast.ok()) << fast.status();
       const state::LayoutDiff slow = state::DiffLayouts(full(from_manifest), full(*to));
       EXPECT_EQ(fast->added, slow.added) << i << " -> " << j;
       EXPECT_EQ(fast->removed, slow.removed) << i << " -> " << j;
       EXPECT_EQ(fast->changed, slow.changed) << i << " -> " << j;
+      if (i == 4 && j == 5) {  // aaa sorts before delta: its mode wins
+        EXPECT_NE(std::find(slow.changed.begin(), slow.changed.end(), "share/odd"),
+                  slow.changed.end());
+      }
       if (i == 1 && j == 2) {  // beta's files and its own directories go, the shared bin stays
         EXPECT_NE(std::find(slow.removed.begin(), slow.removed.end(), "share/doc/beta"),
                   slow.removed.end());

@@ -20,6 +20,14 @@ absl::StatusOr<std::string> MakeStone(const std::string& out_dir, const std::str
   ONIX_ASSIGN_OR_RETURN(TempDir tree, TempDir::Make("tree-", out_dir));
   ::fchmod(tree.fd(), 0755);
   for (const auto& f : files) {
+    if (f.directory) {
+      ONIX_RETURN_IF_ERROR(fs::MkdirAllAt(tree.fd(), f.path, 0755));
+      if (::fchmodat(tree.fd(), f.path.c_str(), f.mode, 0) != 0) {
+        const int err = errno;
+        return ErrnoError(err, StrCat("chmod(", f.path, ")"));
+      }
+      continue;
+    }
     const size_t slash = f.path.rfind('/');
     std::string parent = ".";
     if (slash != std::string::npos) {

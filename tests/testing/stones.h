@@ -15,6 +15,7 @@ struct TestFile {
   std::string content;  // regular files
   uint32_t mode = 0644;
   std::string link_target;  // non-empty: a symlink to this instead of a file
+  bool directory = false;   // a directory with `mode` instead of a file
 };
 
 // Packs `files` (parent directories made 0755) as package `name` `version`-`release` into
