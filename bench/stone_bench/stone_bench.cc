@@ -3,6 +3,7 @@
 // same tree. Targets (issue 3): pack <= 1.2x, unpack <= 1.2x.
 //
 //   stone_bench --out results.json --workdir DIR [--quick] [--size-mib N] [--runs N]
+//               [--figures pack,unpack]
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,10 @@ struct Args {
   std::string out, workdir;
   uint64_t size_mib = 500;
   int runs = 5;
+  // --figures: only these groups (pack: pack and size; unpack); all when empty. Unpack needs
+  // the stone and tar.zst a pack run left in --workdir.
+  std::set<std::string> figures;
+  bool Want(const std::string& group) const { return figures.empty() || figures.count(group); }
 };
 
 double Now() {
@@ -138,12 +144,17 @@ absl::Status Run(const Args& args) {
     const char* suffix = cpu ? " (cpu)" : "";
     Comparison pack{StrCat("stone pack ", size, suffix), "s", "tar -c | zstd -T0 -3", 1.2,
                     args.runs};
-    ONIX_ASSIGN_OR_RETURN(Figure f, Compare(pack, as(onix_pack, cpu), as(tar_pack, cpu)));
-    figs.push_back(f);
+    if (args.Want("pack")) {
+      ONIX_ASSIGN_OR_RETURN(Figure f, Compare(pack, as(onix_pack, cpu), as(tar_pack, cpu)));
+      figs.push_back(f);
+    }
     Comparison unpack{StrCat("stone unpack ", size, suffix), "s", "zstd -d | tar -x", 1.2,
                       args.runs};
-    ONIX_ASSIGN_OR_RETURN(Figure g, Compare(unpack, as(onix_unpack, cpu), as(tar_unpack, cpu)));
-    figs.push_back(g);
+    if (args.Want("unpack")) {
+      ONIX_ASSIGN_OR_RETURN(Figure g,
+                            Compare(unpack, as(onix_unpack, cpu), as(tar_unpack, cpu)));
+      figs.push_back(g);
+    }
   }
 
   ONIX_ASSIGN_OR_RETURN(uint64_t stone_size, FileSize(stone_path));
@@ -160,7 +171,7 @@ absl::Status Run(const Args& args) {
   size_fig.runs = 1;
   size_fig.min = size_fig.max = size_fig.value;
 
-  figs.push_back(size_fig);
+  if (args.Want("pack")) figs.push_back(size_fig);
   std::printf("%s", FormatTable(figs).c_str());
   ONIX_RETURN_IF_ERROR(FreshDir(work.get(), "x-stone"));
   ONIX_RETURN_IF_ERROR(FreshDir(work.get(), "x-tar"));
@@ -188,11 +199,27 @@ int main(int argc, char** argv) {
       args.size_mib = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--runs") {
       args.runs = std::atoi(next().c_str());
+    } else if (a == "--figures") {
+      const std::string list = next();
+      size_t start = 0;
+      for (;;) {
+        const size_t comma = list.find(',', start);
+        const std::string group = list.substr(start, comma - start);
+        if (group != "pack" && group != "unpack") {
+          return onix::ReportStatus(
+              "stone_bench", onix::InvalidArgument(onix::StrCat(
+                                 "--figures: unknown group '", group, "' (pack, unpack)")));
+        }
+        args.figures.insert(group);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
     } else {
       return onix::ReportStatus(
           "stone_bench", onix::InvalidArgument(onix::StrCat(
                              "unknown argument '", a,
-                             "' (--out F --workdir D [--quick] [--size-mib N] [--runs N])")));
+                             "' (--out F --workdir D [--quick] [--size-mib N] [--runs N] "
+                             "[--figures pack,unpack])")));
     }
   }
   if (args.size_mib == 0 || args.runs < 1) {

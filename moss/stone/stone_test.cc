@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
+#include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
 #include "moss/stone/format.h"
 #include "moss/stone/testing.h"
@@ -176,6 +178,110 @@ TEST_F(StoneTest, ScanTreePlusWriteFromEqualsWriteFromTree) {
           P("out/from.stone"))
           .ok());
   EXPECT_EQ(ReadRaw(P("out/tree.stone")), ReadRaw(P("out/from.stone")));
+}
+
+// Packs the tree at `tree` through ScanTree + WriteBinaryStoneFrom, which reads files in
+// the sorted layout's order, to compare with WriteBinaryStone's walk.
+absl::Status WriteFromScan(int tree, const std::string& out, const WriteOptions& options) {
+  auto layout = ScanTree(tree, options);
+  if (!layout.ok()) return layout.status();
+  return WriteBinaryStoneFrom(
+      TestMeta(), *layout,
+      [tree](const LayoutEntry& e, const std::function<absl::Status(std::string_view)>& emit) {
+        auto bytes = fs::ReadFileAt(tree, e.path);
+        if (!bytes.ok()) return bytes.status();
+        return emit(*bytes);
+      },
+      out, options);
+}
+
+TEST_F(StoneTest, WalkingWriterStoresContentInPathOrderWhateverTheNames) {
+  // Names sorting before and after "/" ('-' '.' '+' '0' 'Z'), a directory whose name is a
+  // prefix of files beside it, and non-ASCII bytes: the walk must still give files in the
+  // order of their full paths, the order of Content.
+  for (const char* d : {"a", "a/c", "a.d", "lib", "lib/x", "lib+", "Z", "caf\xc3\xa9"}) {
+    ASSERT_EQ(::mkdirat(tree_.get(), d, 0755), 0) << d;
+  }
+  int n = 0;
+  for (const char* f : {"a-b", "a/c/f", "a/c-f", "a/c.f", "a.d/e", "a0", "lib.so", "lib/x/y",
+                        "lib/x-y", "lib+/z", "lib-", "Z/1", "caf\xc3\xa9/\xff", "zz", "A"}) {
+    // Distinct contents, so any reordering changes the stone.
+    Put(tree_.get(), f, StrCat("file ", f, " #", ++n, "\n"));
+  }
+  Put(tree_.get(), "lib/x/dup", "file a-b #1\n");
+  ASSERT_EQ(::symlinkat("x/y", tree_.get(), "lib/l"), 0);
+  ASSERT_TRUE(WriteBinaryStone(TestMeta(), tree_.get(), P("out/walk.stone")).ok());
+  ASSERT_TRUE(WriteFromScan(tree_.get(), P("out/scan.stone"), {}).ok());
+  EXPECT_EQ(ReadRaw(P("out/walk.stone")), ReadRaw(P("out/scan.stone")));
+
+  auto r = StoneReader::Open(P("out/walk.stone"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<Digest> first_seen;
+  for (const LayoutEntry& e : r->layout()) {
+    if (e.kind != FileKind::kRegular) continue;
+    if (std::find(first_seen.begin(), first_seen.end(), e.digest) == first_seen.end()) {
+      first_seen.push_back(e.digest);
+    }
+  }
+  ASSERT_EQ(r->content_index().size(), first_seen.size());
+  for (size_t i = 0; i < first_seen.size(); ++i) {
+    EXPECT_EQ(r->content_index()[i].digest, first_seen[i]) << "content record " << i;
+  }
+  EXPECT_EQ(r->layout().size(), 25u);
+}
+
+TEST_F(StoneTest, MultithreadedContentIsIdenticalForEveryThreadCount) {
+  // Past kMultithreadThreshold (zstd workers) in files of mixed compressibility; the walk
+  // decides the mode before it has seen the whole tree.
+  ASSERT_EQ(::mkdirat(tree_.get(), "d", 0755), 0);
+  std::string block;
+  uint64_t x = 88172645463325252ull;
+  uint64_t total = 0;
+  for (int i = 0; total < kMultithreadThreshold + (1u << 20); ++i) {
+    block.clear();
+    const size_t size = 300000 + static_cast<size_t>(i) * 7919;
+    while (block.size() < size) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: random words between text
+      block += StrCat("line ", i, " of a fairly repetitive file ", x % 1000, "\n");
+    }
+    Put(tree_.get(), StrCat(i % 3 ? "d/" : "", "f", i), block);
+    total += block.size();
+  }
+  WriteOptions o;
+  o.source_date_epoch = 1;
+  std::string first;
+  for (int threads : {1, 2, 4}) {
+    o.threads = threads;
+    const std::string out = P(StrCat("out/t", threads, ".stone"));
+    ASSERT_TRUE(WriteBinaryStone(TestMeta(), tree_.get(), out, o).ok());
+    if (first.empty()) {
+      first = ReadRaw(out);
+    } else {
+      EXPECT_TRUE(ReadRaw(out) == first) << threads << " threads gave other bytes";
+    }
+  }
+  o.threads = 0;
+  ASSERT_TRUE(WriteFromScan(tree_.get(), P("out/scan.stone"), o).ok());
+  EXPECT_TRUE(ReadRaw(P("out/scan.stone")) == first) << "the walking writer differs from ScanTree";
+  auto r = StoneReader::Open(P("out/t1.stone"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->Verify().ok());
+  EXPECT_EQ(r->payloads()[1].plain_length, total);
+}
+
+TEST_F(StoneTest, WalkingWriterRefusesLayoutRuleBreaksAndLeavesNoFile) {
+  ASSERT_EQ(::mkdirat(tree_.get(), "bin", 0755), 0);
+  Put(tree_.get(), "bin/a", "a");
+  Put(tree_.get(), "bin/su", "su", 04755);
+  auto s = WriteBinaryStone(TestMeta(), tree_.get(), P("out/su.stone"));
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("setuid/setgid"), std::string::npos) << s;
+  ASSERT_EQ(::unlinkat(tree_.get(), "bin/su", 0), 0);
+  ASSERT_EQ(::symlinkat("../../etc/shadow", tree_.get(), "bin/escape"), 0);
+  s = WriteBinaryStone(TestMeta(), tree_.get(), P("out/escape.stone"));
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("bin/escape"), std::string::npos) << s;
+  EXPECT_TRUE(testing::WalkTree(P("out")).empty());
 }
 
 TEST_F(StoneTest, WriterRefusesFifosAndSocketsAndLeavesNoFile) {

@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -36,6 +39,38 @@ std::string RandomSuffix() {
   return s;
 }
 
+// The layout entry of `name` below `dirfd` (at `path` in the tree), without following a
+// symlink. Refuses what a stone cannot hold.
+absl::StatusOr<LayoutEntry> EntryAt(int dirfd, const std::string& name, const std::string& path,
+                                    const WriteOptions& options) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    const int err = errno;
+    return ErrnoError(err, StrCat("fstatat(", path, ")"));
+  }
+  LayoutEntry e;
+  e.path = path;
+  e.mode = st.st_mode & 07777;
+  if (options.keep_owner) {
+    e.uid = st.st_uid;
+    e.gid = st.st_gid;
+  }
+  if (S_ISREG(st.st_mode)) {
+    e.kind = FileKind::kRegular;
+    e.size = static_cast<uint64_t>(st.st_size);
+  } else if (S_ISLNK(st.st_mode)) {
+    e.kind = FileKind::kSymlink;
+    ONIX_ASSIGN_OR_RETURN(e.target, fs::ReadLinkAt(dirfd, name));
+  } else if (S_ISDIR(st.st_mode)) {
+    e.kind = FileKind::kDirectory;
+  } else {
+    return InvalidArgument(StrCat("'", path,
+                                  "' is a device node, fifo or socket; stones hold only "
+                                  "regular files, symlinks and directories"));
+  }
+  return e;
+}
+
 // Recursive walk of `dirfd` (the directory at `prefix`) collecting entries without following
 // symlinks.
 absl::Status Walk(int dirfd, const std::string& prefix, const WriteOptions& options,
@@ -43,35 +78,12 @@ absl::Status Walk(int dirfd, const std::string& prefix, const WriteOptions& opti
   ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dirfd));
   for (const std::string& name : names) {
     const std::string path = prefix.empty() ? name : StrCat(prefix, "/", name);
-    struct stat st;
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      const int err = errno;
-      return ErrnoError(err, StrCat("fstatat(", path, ")"));
-    }
-    LayoutEntry e;
-    e.path = path;
-    e.mode = st.st_mode & 07777;
-    if (options.keep_owner) {
-      e.uid = st.st_uid;
-      e.gid = st.st_gid;
-    }
-    if (S_ISREG(st.st_mode)) {
-      e.kind = FileKind::kRegular;
-      e.size = static_cast<uint64_t>(st.st_size);
-      out.push_back(std::move(e));
-    } else if (S_ISLNK(st.st_mode)) {
-      e.kind = FileKind::kSymlink;
-      ONIX_ASSIGN_OR_RETURN(e.target, fs::ReadLinkAt(dirfd, name));
-      out.push_back(std::move(e));
-    } else if (S_ISDIR(st.st_mode)) {
-      e.kind = FileKind::kDirectory;
-      out.push_back(std::move(e));
+    ONIX_ASSIGN_OR_RETURN(LayoutEntry e, EntryAt(dirfd, name, path, options));
+    const bool dir = e.kind == FileKind::kDirectory;
+    out.push_back(std::move(e));
+    if (dir) {
       ONIX_ASSIGN_OR_RETURN(UniqueFd sub, fs::OpenDirAt(dirfd, name));
       ONIX_RETURN_IF_ERROR(Walk(sub.get(), path, options, out));
-    } else {
-      return InvalidArgument(StrCat("'", path,
-                                    "' is a device node, fifo or socket; stones hold only "
-                                    "regular files, symlinks and directories"));
     }
   }
   return absl::OkStatus();
@@ -160,9 +172,9 @@ class StoneFile {
   bool published_ = false;
 };
 
-// Writes one fully-buffered payload (header + zstd-compressed bytes).
-absl::Status WritePayload(StoneFile& f, PayloadKind kind, uint32_t count, std::string_view plain,
-                          int level) {
+// One fully-buffered payload as it goes into the file: header + zstd-compressed bytes.
+absl::StatusOr<std::string> EncodePayload(PayloadKind kind, uint32_t count,
+                                          std::string_view plain, int level) {
   ONIX_ASSIGN_OR_RETURN(std::string stored, internal::ZstdCompress(plain, level));
   PayloadInfo p;
   p.kind = kind;
@@ -171,8 +183,15 @@ absl::Status WritePayload(StoneFile& f, PayloadKind kind, uint32_t count, std::s
   p.stored_length = stored.size();
   p.plain_length = plain.size();
   p.checksum = Sha256Of(stored);
-  ONIX_RETURN_IF_ERROR(f.Write(internal::EncodePayloadHeader(p)));
-  return f.Write(stored);
+  std::string out = internal::EncodePayloadHeader(p);
+  out += stored;
+  return out;
+}
+
+absl::Status WritePayload(StoneFile& f, PayloadKind kind, uint32_t count, std::string_view plain,
+                          int level) {
+  ONIX_ASSIGN_OR_RETURN(std::string bytes, EncodePayload(kind, count, plain, level));
+  return f.Write(bytes);
 }
 
 absl::Status CheckLevel(const WriteOptions& o) {
@@ -200,13 +219,14 @@ absl::Status CheckMeta(const Meta& meta) {
 // One zstd stream written straight into the stone, hashing the stored bytes as they go.
 class ContentStream {
  public:
-  // `layout_bytes` (the sum of the layout's regular-file sizes, duplicates included) decides
-  // multithreading: a property of the input, so the stone's bytes never depend on the machine.
-  ContentStream(StoneFile& f, const WriteOptions& options, uint64_t layout_bytes)
+  // `multithread` must be a property of the input (the layout's regular-file sizes, duplicates
+  // included, add up to kMultithreadThreshold), so the stone's bytes never depend on the
+  // machine.
+  ContentStream(StoneFile& f, const WriteOptions& options, bool multithread)
       : f_(f), cctx_(ZSTD_createCCtx()), out_(ZSTD_CStreamOutSize(), '\0') {
     ONIX_CHECK(cctx_ != nullptr) << "ZSTD_createCCtx failed";
     (void)ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, options.zstd_level);
-    if (layout_bytes >= kMultithreadThreshold) {
+    if (multithread) {
       const int workers = options.threads > 0
                               ? options.threads
                               : static_cast<int>(std::thread::hardware_concurrency());
@@ -392,11 +412,182 @@ absl::Status PackSourceFile(const LayoutEntry& e, const ContentSource& source,
   return absl::OkStatus();
 }
 
-// The binary writer. Payload order Meta, Content, Layout, Index lets it read every file once:
-// digests are known only after Content is written. Content holds unique bytes in the order of
-// their first path. Either `tree_dirfd` >= 0 (digests and sizes come from the files) or
-// `source` supplies bytes for a layout that already carries digests.
-absl::Status WriteBinaryImpl(const Meta& meta, std::vector<LayoutEntry> layout, int tree_dirfd,
+// Walks the tree on its own thread while the caller packs the files found so far, so reading
+// and compression start after the first directory instead of after the whole scan (which is
+// most of the time before the first zstd job on a tree of small files). Siblings are visited
+// in the order of their names with "/" appended to directory names: that makes regular files
+// come out in exactly the std::string order of their full paths, the order Content needs.
+// Directory records do not follow it ("a" < "a-b" < "a/c" is path order, the walk gives
+// "a-b", "a", "a/c"), so the finished layout is sorted again; only regular files matter to
+// Content.
+class TreeWalker {
+ public:
+  TreeWalker(int tree_dirfd, const Meta& meta, const WriteOptions& options)
+      : dirfd_(tree_dirfd), meta_(meta), options_(options) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~TreeWalker() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  TreeWalker(const TreeWalker&) = delete;
+  TreeWalker& operator=(const TreeWalker&) = delete;
+
+  // Blocks until the regular files found add up to `bytes` (true) or the walk ended without
+  // getting there (false; a failed walk is reported by Next).
+  bool Reaches(uint64_t bytes) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return bytes_ >= bytes || done_; });
+    return bytes_ >= bytes;
+  }
+
+  // The path of the next regular file in path order, nullopt after the last (once the
+  // layout is validated); the walk's error as soon as it has one.
+  absl::StatusOr<std::optional<std::string>> Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return next_ < files_.size() || done_; });
+    if (done_ && !status_.ok()) return status_;
+    if (next_ < files_.size()) return std::optional<std::string>(std::move(files_[next_++]));
+    return std::optional<std::string>();
+  }
+
+  // After Next returned nullopt: the sorted, canonical, validated layout (regular files
+  // carry their lstat size and no digest yet).
+  std::vector<LayoutEntry> TakeLayout() {
+    thread_.join();
+    return std::move(layout_);
+  }
+
+ private:
+  void Run() {
+    absl::Status s = Annotate(WalkDir(dirfd_, ""), "scanning tree");
+    if (s.ok()) s = PrepareLayout(meta_, layout_);
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = std::move(s);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  absl::Status WalkDir(int dirfd, const std::string& prefix) {
+    ONIX_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dirfd));
+    std::vector<std::pair<std::string, LayoutEntry>> children;
+    children.reserve(names.size());
+    for (std::string& name : names) {
+      const std::string path = prefix.empty() ? name : StrCat(prefix, "/", name);
+      ONIX_ASSIGN_OR_RETURN(LayoutEntry e, EntryAt(dirfd, name, path, options_));
+      if (e.kind == FileKind::kDirectory) name += '/';
+      children.emplace_back(std::move(name), std::move(e));
+    }
+    std::sort(children.begin(), children.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [key, e] : children) {
+      if (stop_) return absl::CancelledError("stopped");
+      if (e.kind == FileKind::kRegular) {
+        std::lock_guard<std::mutex> lock(mu_);
+        files_.push_back(e.path);
+        bytes_ += e.size;
+        cv_.notify_all();
+      }
+      const bool dir = e.kind == FileKind::kDirectory;
+      const std::string path = e.path;
+      layout_.push_back(std::move(e));
+      if (dir) {
+        ONIX_ASSIGN_OR_RETURN(UniqueFd sub,
+                              fs::OpenDirAt(dirfd, std::string_view(key).substr(0, key.size() - 1)));
+        ONIX_RETURN_IF_ERROR(WalkDir(sub.get(), path));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  const int dirfd_;
+  const Meta& meta_;
+  const WriteOptions& options_;
+  std::atomic<bool> stop_{false};
+  std::vector<LayoutEntry> layout_;  // the walker's until done_, then TakeLayout's
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> files_;  // regular files in path order
+  size_t next_ = 0;
+  uint64_t bytes_ = 0;  // sum of their sizes
+  bool done_ = false;
+  absl::Status status_;
+
+  std::thread thread_;  // last: started once everything above exists
+};
+
+// Writes the fixed header's placeholder and the Meta payload, and reserves Content's header;
+// returns where that header goes.
+absl::StatusOr<uint64_t> BeginBinary(StoneFile& f, const Meta& meta, const WriteOptions& options) {
+  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
+  ONIX_RETURN_IF_ERROR(WriteMeta(f, meta, options));
+  const uint64_t content_header_at = f.size();
+  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kPayloadHeaderSize, '\0')));
+  return content_header_at;
+}
+
+// Ends Content, then writes Layout, Index and the header, and publishes.
+absl::Status FinishBinary(StoneFile& f, ContentStream& content, uint64_t content_header_at,
+                          const std::vector<LayoutEntry>& layout,
+                          const std::vector<ContentRange>& index, const WriteOptions& options) {
+  // Layout and Index are compressed before Content's frame ends: while the zstd workers
+  // finish the last jobs this thread would only wait.
+  ONIX_ASSIGN_OR_RETURN(std::string layout_payload,
+                        EncodePayload(PayloadKind::kLayout, static_cast<uint32_t>(layout.size()),
+                                      internal::EncodeLayout(layout), options.zstd_level));
+  ONIX_ASSIGN_OR_RETURN(std::string index_payload,
+                        EncodePayload(PayloadKind::kIndex, static_cast<uint32_t>(index.size()),
+                                      internal::EncodeIndex(index), options.zstd_level));
+  ONIX_ASSIGN_OR_RETURN(PayloadInfo p, content.Finish(static_cast<uint32_t>(index.size())));
+  ONIX_RETURN_IF_ERROR(f.PWrite(internal::EncodePayloadHeader(p), content_header_at));
+  ONIX_RETURN_IF_ERROR(f.Write(layout_payload));
+  ONIX_RETURN_IF_ERROR(f.Write(index_payload));
+  return FinishFile(f, StoneType::kBinary, 4, options.fsync);
+}
+
+// The binary writer from a tree. Payload order Meta, Content, Layout, Index lets it read every
+// file once: digests are known only after Content is written. Content holds unique bytes in
+// the order of their first path.
+absl::Status WriteTreeImpl(const Meta& meta, int tree_dirfd, const std::string& out_path,
+                           const WriteOptions& options) {
+  ONIX_RETURN_IF_ERROR(CheckLevel(options));
+  ONIX_RETURN_IF_ERROR(CheckMeta(meta));
+  TreeWalker walker(tree_dirfd, meta, options);
+  ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
+  ONIX_ASSIGN_OR_RETURN(const uint64_t content_header_at, BeginBinary(f, meta, options));
+  // The same decision as a complete layout's sum (sizes are never negative), taken as soon
+  // as the walk has seen enough.
+  ContentStream content(f, options, walker.Reaches(kMultithreadThreshold));
+  std::map<Digest, size_t> seen;
+  std::vector<ContentRange> index;
+  std::vector<LayoutEntry> packed;  // regular files in path order, with digest and size
+  std::string buf;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(std::optional<std::string> path, walker.Next());
+    if (!path) break;
+    LayoutEntry e;
+    e.path = std::move(*path);
+    absl::Status s = PackTreeFile(tree_dirfd, e, buf, seen, index, content);
+    ONIX_RETURN_IF_ERROR_CTX(s, StrCat("packing '", e.path, "'"));
+    packed.push_back(std::move(e));
+  }
+  std::vector<LayoutEntry> layout = walker.TakeLayout();
+  size_t k = 0;
+  for (LayoutEntry& e : layout) {
+    if (e.kind != FileKind::kRegular) continue;
+    ONIX_CHECK(k < packed.size() && packed[k].path == e.path)
+        << "walk order differs from path order at '" << e.path << "'";
+    e.digest = packed[k].digest;
+    e.size = packed[k].size;
+    ++k;
+  }
+  ONIX_CHECK(k == packed.size()) << "walk found " << packed.size() << " files, layout " << k;
+  return FinishBinary(f, content, content_header_at, layout, index, options);
+}
+
+// The binary writer from a layout with digests and a content source.
+absl::Status WriteSourceImpl(const Meta& meta, std::vector<LayoutEntry> layout,
                              const ContentSource& source, const std::string& out_path,
                              const WriteOptions& options) {
   ONIX_RETURN_IF_ERROR(CheckLevel(options));
@@ -405,28 +596,16 @@ absl::Status WriteBinaryImpl(const Meta& meta, std::vector<LayoutEntry> layout, 
   uint64_t layout_bytes = 0;
   for (const auto& e : layout) layout_bytes += e.kind == FileKind::kRegular ? e.size : 0;
   ONIX_ASSIGN_OR_RETURN(StoneFile f, StoneFile::Create(out_path));
-  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kHeaderSize, '\0')));
-  ONIX_RETURN_IF_ERROR(WriteMeta(f, meta, options));
-
-  const uint64_t content_header_at = f.size();
-  ONIX_RETURN_IF_ERROR(f.Write(std::string(internal::kPayloadHeaderSize, '\0')));
-  ContentStream content(f, options, layout_bytes);
+  ONIX_ASSIGN_OR_RETURN(const uint64_t content_header_at, BeginBinary(f, meta, options));
+  ContentStream content(f, options, layout_bytes >= kMultithreadThreshold);
   std::map<Digest, size_t> seen;
   std::vector<ContentRange> index;
-  std::string buf;
-  for (LayoutEntry& e : layout) {
+  for (const LayoutEntry& e : layout) {
     if (e.kind != FileKind::kRegular) continue;
-    absl::Status s = tree_dirfd >= 0 ? PackTreeFile(tree_dirfd, e, buf, seen, index, content)
-                                     : PackSourceFile(e, source, seen, index, content);
-    ONIX_RETURN_IF_ERROR_CTX(s, StrCat("packing '", e.path, "'"));
+    ONIX_RETURN_IF_ERROR_CTX(PackSourceFile(e, source, seen, index, content),
+                             StrCat("packing '", e.path, "'"));
   }
-  ONIX_ASSIGN_OR_RETURN(PayloadInfo p, content.Finish(static_cast<uint32_t>(index.size())));
-  ONIX_RETURN_IF_ERROR(f.PWrite(internal::EncodePayloadHeader(p), content_header_at));
-
-  ONIX_RETURN_IF_ERROR(WriteLayout(f, layout, options));
-  ONIX_RETURN_IF_ERROR(WritePayload(f, PayloadKind::kIndex, static_cast<uint32_t>(index.size()),
-                                    internal::EncodeIndex(index), options.zstd_level));
-  return FinishFile(f, StoneType::kBinary, 4, options.fsync);
+  return FinishBinary(f, content, content_header_at, layout, index, options);
 }
 
 }  // namespace
@@ -482,9 +661,7 @@ absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::strin
                               const WriteOptions& options) {
   auto run = [&]() -> absl::Status {
     if (tree_dirfd < 0) return InvalidArgument("no tree directory");
-    std::vector<LayoutEntry> layout;
-    ONIX_RETURN_IF_ERROR_CTX(Walk(tree_dirfd, "", options, layout), "scanning tree");
-    return WriteBinaryImpl(meta, std::move(layout), tree_dirfd, nullptr, out_path, options);
+    return WriteTreeImpl(meta, tree_dirfd, out_path, options);
   };
   return Annotate(run(), StrCat("writing stone ", out_path));
 }
@@ -492,7 +669,7 @@ absl::Status WriteBinaryStone(const Meta& meta, int tree_dirfd, const std::strin
 absl::Status WriteBinaryStoneFrom(const Meta& meta, std::vector<LayoutEntry> layout,
                                   const ContentSource& content, const std::string& out_path,
                                   const WriteOptions& options) {
-  return Annotate(WriteBinaryImpl(meta, std::move(layout), -1, content, out_path, options),
+  return Annotate(WriteSourceImpl(meta, std::move(layout), content, out_path, options),
                   StrCat("writing stone ", out_path));
 }
 
