@@ -26,6 +26,8 @@ namespace onix::stone {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
+// zstd job size of a multithreaded Content stream: part of the stone's bytes, so fixed.
+constexpr int kContentJobSize = 2 << 20;
 
 struct CCtxFree {
   void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
@@ -232,6 +234,10 @@ class ContentStream {
                               : static_cast<int>(std::thread::hardware_concurrency());
       // zstd's multithreaded output is the same for every worker count >= 1.
       (void)ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_nbWorkers, std::max(1, workers));
+      // Smaller jobs than zstd's default for level 3 (8 MiB): the first job starts after
+      // 2 MiB of input instead of 8, and the last one, which a single worker finishes alone,
+      // is a quarter as long. Measured on the bench tree: +0.05% size, no extra CPU.
+      (void)ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_jobSize, kContentJobSize);
     }
   }
   absl::Status Add(std::string_view bytes) {
