@@ -139,9 +139,11 @@ absl::StatusOr<PayloadInfo> DecodePayloadHeader(std::string_view bytes) {
   if (bytes.size() < kPayloadHeaderSize) return InvalidArgument("truncated payload header");
   ByteReader r(bytes);
   PayloadInfo p;
-  uint8_t kind, compression;
-  uint16_t reserved16;
-  uint64_t reserved64;
+  // Zero-initialised: the size check above guarantees every read succeeds, but the compiler
+  // cannot see it through the && chain (-Wmaybe-uninitialized at -O1).
+  uint8_t kind = 0, compression = 0;
+  uint16_t reserved16 = 0;
+  uint64_t reserved64 = 0;
   (void)(r.U8(&kind) && r.U8(&compression) && r.U16(&reserved16) && r.U32(&p.record_count) &&
          r.U64(&p.stored_length) && r.U64(&p.plain_length) && GetDigest(r, &p.checksum) &&
          r.U64(&reserved64));
