@@ -1,6 +1,8 @@
 #include "moss/db/db.h"
 
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -29,6 +31,7 @@ CREATE TABLE IF NOT EXISTS state_packages(
   state INTEGER NOT NULL REFERENCES states(number) ON DELETE CASCADE, stone TEXT NOT NULL,
   explicit INTEGER NOT NULL, PRIMARY KEY(state, stone));
 CREATE INDEX IF NOT EXISTS state_packages_stone ON state_packages(stone);
+CREATE INDEX IF NOT EXISTS layout_dirs ON layout(path, mode, uid, gid) WHERE kind = 3;
 CREATE TABLE IF NOT EXISTS stone_layouts(
   stone TEXT PRIMARY KEY REFERENCES stones(digest) ON DELETE CASCADE,
   count INTEGER NOT NULL, layout BLOB NOT NULL);
@@ -95,6 +98,7 @@ class Stmt {
   }
   int64_t Int(int i) const { return sqlite3_column_int64(stmt_, i); }
   // Valid until the next Step or the statement's end.
+  bool IsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
   std::string_view Blob(int i) const {
     const void* b = sqlite3_column_blob(stmt_, i);
     return b ? std::string_view(static_cast<const char*>(b), sqlite3_column_bytes(stmt_, i))
@@ -209,7 +213,16 @@ absl::StatusOr<Db> Db::Open(const std::string& path) {
               // probes thousands of index pages, and the syscalls were most of its time.
               " PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"));
   ONIX_RETURN_IF_ERROR(db.Exec(kSchema));
+  ONIX_RETURN_IF_ERROR(db.EnsurePackageSetColumn());
   return db;
+}
+
+absl::Status Db::EnsurePackageSetColumn() {
+  Stmt s(db_.get(), "SELECT 1 FROM pragma_table_info('states') WHERE name = 'package_set'");
+  ONIX_ASSIGN_OR_RETURN(bool have, s.Step("reading the states table's columns"));
+  if (have) return absl::OkStatus();
+  // Rows written before the column existed keep NULL: DiffPackageSets asks SQL for them.
+  return Exec("ALTER TABLE states ADD COLUMN package_set BLOB");
 }
 
 absl::Status Db::PutStone(const Digest& digest, const stone::Meta& meta,
@@ -273,6 +286,12 @@ absl::StatusOr<std::optional<StoneRecord>> Db::GetStone(const Digest& digest) {
     return DataLoss(StrCat("reading stone ", digest.Hex(), " from ", path_, ": ", e.what()));
   }
   return std::optional<StoneRecord>(std::move(r));
+}
+
+absl::StatusOr<bool> Db::HasStone(const Digest& digest) {
+  Stmt s(db_.get(), Prepared("SELECT 1 FROM stones WHERE digest = ?"));
+  s.Bind(1, digest.Hex());
+  return s.Step("reading stone");
 }
 
 absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_digest) {
@@ -361,9 +380,18 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                           const std::vector<StatePackage>& packages) {
   SqlTx tx(db_.get());
   ONIX_RETURN_IF_ERROR(tx.Begin());
+  // The state's stone digests, sorted, 32 bytes each: two states' sets compare in one pass
+  // in memory (DiffPackageSets) instead of an index probe per package.
+  std::vector<Digest> digests;
+  for (const auto& pkg : packages) digests.push_back(pkg.stone_digest);
+  std::sort(digests.begin(), digests.end());
+  std::string package_set;
+  for (const auto& d : digests) {
+    package_set.append(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
+  }
   Stmt s(db_.get(),
-         "INSERT INTO states(number, fstx, parent, created, summary, manifest, committed) "
-         "VALUES(?,?,?,?,?,?,?)");
+         "INSERT INTO states(number, fstx, parent, created, summary, manifest, committed, "
+         "package_set) VALUES(?,?,?,?,?,?,?,?)");
   ONIX_RETURN_IF_ERROR(s.Bind(1, static_cast<int64_t>(st.number))
                            .Bind(2, st.fstx)
                            .Bind(3, st.parent_fstx)
@@ -371,6 +399,7 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                            .Bind(5, st.summary)
                            .Bind(6, manifest_json)
                            .Bind(7, st.committed ? 1 : 0)
+                           .BindBlob(8, package_set)
                            .Run(StrCat("recording state ", st.fstx)));
   Stmt p(db_.get(), "INSERT INTO state_packages(state, stone, explicit) VALUES(?,?,?)");
   for (const auto& pkg : packages) {
@@ -430,6 +459,20 @@ absl::StatusOr<std::vector<StatePackage>> Db::StatePackages(uint64_t number) {
   return out;
 }
 
+absl::StatusOr<std::vector<Digest>> Db::StonesOfCommittedStates() {
+  Stmt s(db_.get(),
+         "SELECT DISTINCT state_packages.stone FROM state_packages JOIN states "
+         "ON states.number = state_packages.state WHERE states.committed = 1");
+  std::vector<Digest> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("listing the stones of the states"));
+    if (!row) break;
+    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
+    out.push_back(d);
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> Db::ManifestJson(uint64_t number) {
   Stmt s(db_.get(), "SELECT manifest FROM states WHERE number = ?");
   s.Bind(1, static_cast<int64_t>(number));
@@ -438,7 +481,62 @@ absl::StatusOr<std::string> Db::ManifestJson(uint64_t number) {
   return s.Text(0);
 }
 
+absl::StatusOr<std::optional<std::vector<Digest>>> Db::PackageSet(uint64_t number) {
+  Stmt s(db_.get(), Prepared("SELECT package_set FROM states WHERE number = ?"));
+  s.Bind(1, static_cast<int64_t>(number));
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading a state's packages"));
+  if (!row) return NotFound(StrCat("state ", number, " is not in ", path_));
+  if (s.IsNull(0)) return std::optional<std::vector<Digest>>();
+  const std::string_view blob = s.Blob(0);
+  Digest d;
+  if (blob.size() % d.bytes.size() != 0) {
+    return DataLoss(StrCat("the package set of state ", number, " in ", path_, " is truncated"));
+  }
+  std::vector<Digest> out(blob.size() / d.bytes.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::memcpy(out[i].bytes.data(), blob.data() + i * d.bytes.size(), d.bytes.size());
+  }
+  return std::optional<std::vector<Digest>>(std::move(out));
+}
+
+absl::StatusOr<PackageRow> Db::RowOf(const Digest& stone_digest) {
+  Stmt s(db_.get(), Prepared("SELECT name, version, source_release FROM stones WHERE digest = ?"));
+  s.Bind(1, stone_digest.Hex());
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading stone"));
+  if (!row) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in ", path_));
+  return PackageRow{s.Text(0), StrCat(s.Text(1), "-", s.Int(2)), stone_digest};
+}
+
 absl::StatusOr<PackageSetDiff> Db::DiffPackageSets(std::optional<uint64_t> from, uint64_t to) {
+  std::optional<std::vector<Digest>> from_set = std::vector<Digest>();
+  if (from) {
+    ONIX_ASSIGN_OR_RETURN(from_set, PackageSet(*from));
+  }
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::vector<Digest>> to_set, PackageSet(to));
+  if (from_set && to_set) {
+    std::vector<Digest> only_from, only_to;
+    std::set_difference(from_set->begin(), from_set->end(), to_set->begin(), to_set->end(),
+                        std::back_inserter(only_from));
+    std::set_difference(to_set->begin(), to_set->end(), from_set->begin(), from_set->end(),
+                        std::back_inserter(only_to));
+    PackageSetDiff out;
+    for (const auto& d : only_from) {
+      ONIX_ASSIGN_OR_RETURN(PackageRow r, RowOf(d));
+      out.only_in_from.push_back(std::move(r));
+    }
+    for (const auto& d : only_to) {
+      ONIX_ASSIGN_OR_RETURN(PackageRow r, RowOf(d));
+      out.only_in_to.push_back(std::move(r));
+    }
+    auto by_name = [](const PackageRow& a, const PackageRow& b) { return a.name < b.name; };
+    std::sort(out.only_in_from.begin(), out.only_in_from.end(), by_name);
+    std::sort(out.only_in_to.begin(), out.only_in_to.end(), by_name);
+    return out;
+  }
+  return DiffPackageSetsInSql(from, to);
+}
+
+absl::StatusOr<PackageSetDiff> Db::DiffPackageSetsInSql(std::optional<uint64_t> from, uint64_t to) {
   // -1 names no state: every package of `to` is then only in `to`.
   const int64_t from_number = from ? static_cast<int64_t>(*from) : -1;
   Stmt s(db_.get(),
@@ -470,15 +568,21 @@ absl::StatusOr<bool> Db::StateShipsPath(uint64_t number, std::string_view path) 
   return s.Step("finding a path in a state");
 }
 
-absl::StatusOr<bool> Db::PathEntriesAgree(std::string_view path) {
-  Stmt s(db_.get(),
-         Prepared("SELECT MIN(kind) = MAX(kind) AND MIN(mode) = MAX(mode) AND MIN(uid) = MAX(uid) "
-                  "AND MIN(gid) = MAX(gid) AND MIN(target) = MAX(target) "
-                  "AND MIN(digest) = MAX(digest) AND MIN(size) = MAX(size) "
-                  "FROM layout WHERE path = ?"));
-  s.Bind(1, path);
-  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("comparing the entries of a path"));
-  return row && s.Int(0) == 1;
+absl::StatusOr<bool> Db::DirectoryOwnersAgree(std::string_view path) {
+  // Two index-only ranges: every owner's row (layout_path) and the directory rows with their
+  // attributes (layout_dirs). All owners ship a directory, with one mode and owner.
+  Stmt all(db_.get(), Prepared("SELECT COUNT(*) FROM layout WHERE path = ?"));
+  all.Bind(1, path);
+  ONIX_ASSIGN_OR_RETURN(bool row, all.Step("counting the owners of a path"));
+  if (!row) return false;
+  const int64_t owners = all.Int(0);
+  Stmt dirs(db_.get(),
+            Prepared("SELECT COUNT(*), MIN(mode) = MAX(mode) AND MIN(uid) = MAX(uid) AND "
+                     "MIN(gid) = MAX(gid) FROM layout INDEXED BY layout_dirs "
+                     "WHERE path = ? AND kind = 3"));
+  dirs.Bind(1, path);
+  ONIX_ASSIGN_OR_RETURN(row, dirs.Step("comparing the directory entries of a path"));
+  return row && dirs.Int(0) == owners && dirs.Int(1) == 1;
 }
 
 absl::StatusOr<std::vector<PathOwner>> Db::FindPath(uint64_t number, std::string_view path) {

@@ -76,6 +76,8 @@ class Db {
   absl::Status PutStone(const Digest& digest, const stone::Meta& meta,
                         const std::vector<stone::LayoutEntry>& layout);
   absl::StatusOr<std::optional<StoneRecord>> GetStone(const Digest& digest);
+  // Whether the stone is recorded (GetStone without reading its metadata).
+  absl::StatusOr<bool> HasStone(const Digest& digest);
   // The layout of a known stone, sorted by path; NotFound when the stone is unknown. A
   // stone's layout never changes (it is named by the stone's digest), so each is read from
   // SQLite once per Db: an activation reads the layouts of two states that share most stones.
@@ -99,6 +101,8 @@ class Db {
   absl::StatusOr<std::vector<StateRecord>> States(bool include_candidates = false);
   absl::StatusOr<std::optional<StateRecord>> GetState(uint64_t number);
   absl::StatusOr<std::vector<StatePackage>> StatePackages(uint64_t number);
+  // The stones any committed state selects, each once.
+  absl::StatusOr<std::vector<Digest>> StonesOfCommittedStates();
   // The state's manifest as AddState stored it. Kept out of StateRecord: at 1,500 packages
   // it is ~0.5 MiB that listing or resolving a state never needs.
   absl::StatusOr<std::string> ManifestJson(uint64_t number);
@@ -108,10 +112,9 @@ class Db {
   absl::StatusOr<PackageSetDiff> DiffPackageSets(std::optional<uint64_t> from, uint64_t to);
   // Whether some package of state `number` ships `path`; stops at the first owner.
   absl::StatusOr<bool> StateShipsPath(uint64_t number, std::string_view path);
-  // Whether every known stone that ships `path` ships the same entry (kind, mode, owner,
-  // target, content): then which of them is first in a state does not matter. One index
-  // range, no join.
-  absl::StatusOr<bool> PathEntriesAgree(std::string_view path);
+  // Whether every known stone that ships `path` ships it as a directory with the same mode
+  // and owner: then which of them is first in a state does not matter. Index ranges only.
+  absl::StatusOr<bool> DirectoryOwnersAgree(std::string_view path);
 
   // The packages of state `number` that ship `path` (relative to /usr).
   absl::StatusOr<std::vector<PathOwner>> FindPath(uint64_t number, std::string_view path);
@@ -135,6 +138,11 @@ class Db {
   // queries a state diff runs per package or per path; nullptr when it does not compile (the
   // Stmt made from it then reports the connection's error).
   sqlite3_stmt* Prepared(const char* sql);
+  absl::Status EnsurePackageSetColumn();
+  // The sorted stone digests of a state; nullopt for a state recorded before package_set.
+  absl::StatusOr<std::optional<std::vector<Digest>>> PackageSet(uint64_t number);
+  absl::StatusOr<PackageRow> RowOf(const Digest& stone_digest);
+  absl::StatusOr<PackageSetDiff> DiffPackageSetsInSql(std::optional<uint64_t> from, uint64_t to);
 
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;

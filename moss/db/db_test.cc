@@ -128,6 +128,12 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
       db->AddState({2, "2-bbbb", "1-aaaa", 2, "two", true}, "{}", {{same, true}, {new_pkg, true}})
           .ok());
 
+  auto selected = db->StonesOfCommittedStates();
+  ASSERT_TRUE(selected.ok()) << selected.status();
+  EXPECT_EQ(selected->size(), 4u);  // "same" once, though both states select it
+  EXPECT_TRUE(*db->HasStone(gone));
+  EXPECT_FALSE(*db->HasStone(Sha256Of("never recorded")));
+
   auto d = db->DiffPackageSets(1, 2);
   ASSERT_TRUE(d.ok()) << d.status();
   ASSERT_EQ(d->only_in_from.size(), 2u);
@@ -139,6 +145,23 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
   EXPECT_EQ(d->only_in_to[0].version_release, "2.0-3");
   EXPECT_EQ(d->only_in_to[0].stone_digest, new_pkg);
 
+  // States recorded before package_set existed are compared in SQL, with the same result.
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((tmp->path() + "/moss.sqlite").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "UPDATE states SET package_set = NULL WHERE number = 1", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    auto sql = db->DiffPackageSets(1, 2);
+    ASSERT_TRUE(sql.ok()) << sql.status();
+    ASSERT_EQ(sql->only_in_from.size(), 2u);
+    EXPECT_EQ(sql->only_in_from[1].stone_digest, old_pkg);
+    EXPECT_EQ(sql->only_in_from[1].version_release, "1.0-1");
+    ASSERT_EQ(sql->only_in_to.size(), 1u);
+    EXPECT_EQ(sql->only_in_to[0].stone_digest, new_pkg);
+  }
+
   auto first = db->DiffPackageSets(std::nullopt, 1);
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->only_in_from.empty());
@@ -148,6 +171,24 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
   EXPECT_FALSE(*db->StateShipsPath(2, "share/gone"));
   EXPECT_TRUE(*db->StateShipsPath(2, "lib/pkg"));
   EXPECT_FALSE(*db->StateShipsPath(3, "lib/pkg"));
+
+  // "lib" is a directory in every stone that ships it, with one mode: they agree. A stone
+  // that ships it with another mode, or as a file, breaks the agreement.
+  stone::LayoutEntry lib;
+  lib.path = "lib";
+  lib.kind = stone::FileKind::kDirectory;
+  lib.mode = 0755;
+  stone::Meta m;
+  m.name = "dirs";
+  m.version = "1";
+  ASSERT_TRUE(db->PutStone(Sha256Of("dirs1"), m, {lib}).ok());
+  ASSERT_TRUE(db->PutStone(Sha256Of("dirs2"), m, {lib}).ok());
+  EXPECT_TRUE(*db->DirectoryOwnersAgree("lib"));
+  lib.mode = 0700;
+  ASSERT_TRUE(db->PutStone(Sha256Of("dirs3"), m, {lib}).ok());
+  EXPECT_FALSE(*db->DirectoryOwnersAgree("lib"));
+  EXPECT_FALSE(*db->DirectoryOwnersAgree("share/gone"));  // a file
+  EXPECT_FALSE(*db->DirectoryOwnersAgree("nowhere"));
 }
 
 }  // namespace

@@ -14,15 +14,16 @@
 
 namespace onix::moss::transaction {
 
-// Every object a retained state needs.
+// Every object a retained state needs: the regular files of every stone a committed state
+// selects, from each stone's layout blob. A path has one owner per state, so this union is the
+// same as walking each state's merged layout, without parsing a manifest or merging per state.
 absl::StatusOr<std::set<store::ObjectKey>> ReferencedObjects(MachineRoot& root) {
   std::set<store::ObjectKey> out;
-  ONIX_ASSIGN_OR_RETURN(std::vector<db::StateRecord> states, root.db().States());
-  for (const auto& st : states) {
-    ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(st));
-    ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> layout, root.LayoutOf(m));
+  ONIX_ASSIGN_OR_RETURN(std::vector<Digest> stones, root.db().StonesOfCommittedStates());
+  for (const auto& stone_digest : stones) {
+    ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> layout, root.db().Layout(stone_digest));
     for (const auto& e : layout) {
-      if (e.entry.kind == stone::FileKind::kRegular) out.insert(state::KeyOf(e.entry));
+      if (e.kind == stone::FileKind::kRegular) out.insert(state::KeyOf(e));
     }
   }
   return out;
@@ -53,8 +54,7 @@ absl::StatusOr<GcResult> CollectGarbage(MachineRoot& root, bool dry_run) {
     absl::StatusOr<Digest> d = Digest::FromHex(hex);
     bool keep = false;
     if (d.ok() && absl::EndsWith(f, ".stone") && !removed_hex.count(hex)) {
-      ONIX_ASSIGN_OR_RETURN(std::optional<db::StoneRecord> rec, root.db().GetStone(*d));
-      keep = rec.has_value();
+      ONIX_ASSIGN_OR_RETURN(keep, root.db().HasStone(*d));
     }
     if (keep) continue;
     ONIX_RETURN_IF_ERROR(fs::UnlinkAt(cache.get(), f));

@@ -198,7 +198,7 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
     // In both states (a shipped it, or a shared package does in both) and every stone ships
     // the same entry: unchanged, whichever owner comes first.
     if (directory && !settled) {
-      ONIX_ASSIGN_OR_RETURN(const bool agree, db_->PathEntriesAgree(path));
+      ONIX_ASSIGN_OR_RETURN(const bool agree, db_->DirectoryOwnersAgree(path));
       if (agree) {
         x.reset();
         y.reset();
