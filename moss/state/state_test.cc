@@ -1,4 +1,10 @@
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "moss/base/fs_at.h"
@@ -181,6 +187,86 @@ TEST(BuildTree, DirectoryModesMkdirCannotGiveAreAppliedAfterFilling) {
   EXPECT_TRUE(fs::StatAt(usr->get(), "ro/priv/f").ok());
   auto all_ok = [](const store::ObjectKey&) { return true; };
   EXPECT_TRUE(CheckTree(*store, layout, usr->get(), all_ok)->empty());
+}
+
+TEST(BuildTree, ManyDirectoriesFromSeveralWorkersMatchTheLayoutAndKeepNoPlacementFlag) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = store::Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  // Four levels, so directories below the spread depth and above it are both made, with
+  // files and symlinks at every level; one read-only directory deep down.
+  std::vector<stone::LayoutEntry> layout = {Dir("usr")};
+  auto add_file = [&](const std::string& path, const std::string& content, uint32_t mode) {
+    layout.push_back(File(path, content, mode));
+    ASSERT_TRUE(store->Put(KeyOf(layout.back()), content).ok()) << path;
+  };
+  for (int a = 0; a < 6; ++a) {
+    const std::string da = "usr/d" + std::to_string(a);
+    layout.push_back(Dir(da));
+    add_file(da + "/f", "a" + std::to_string(a), 0755);
+    for (int b = 0; b < 5; ++b) {
+      const std::string db = da + "/e" + std::to_string(b);
+      layout.push_back(Dir(db));
+      stone::LayoutEntry link;
+      link.path = db + "/up";
+      link.kind = stone::FileKind::kSymlink;
+      link.target = "../f";
+      layout.push_back(link);
+      for (int c = 0; c < 3; ++c) {
+        stone::LayoutEntry dc = Dir(db + "/g" + std::to_string(c));
+        if (a == 5 && b == 4 && c == 2) dc.mode = 0555;
+        layout.push_back(dc);
+        add_file(dc.path + "/x", "x" + std::to_string(c), 0644);
+      }
+    }
+  }
+  std::sort(layout.begin(), layout.end(),
+            [](const auto& x, const auto& y) { return x.path < y.path; });
+  ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "tree", 0755).ok());
+  auto tree = fs::OpenDirAt(tmp->fd(), "tree");
+  ASSERT_TRUE(tree.ok());
+  ASSERT_TRUE(BuildTree(*store, layout, tree->get(), {.threads = 4}).ok());
+  auto all_ok = [](const store::ObjectKey&) { return true; };
+  auto problems = CheckTree(*store, layout, tree->get(), all_ok);
+  ASSERT_TRUE(problems.ok());
+  EXPECT_TRUE(problems->empty()) << (*problems)[0].path << ": " << (*problems)[0].problem;
+  EXPECT_EQ(fs::StatAt(tree->get(), "usr/d5/e4/g2")->st_mode & 07777, 0555u);
+  // The allocator hint set while the top levels were made is gone again (where the
+  // filesystem has inode flags at all).
+  for (const std::string dir : {".", "usr", "usr/d0", "usr/d0/e0"}) {
+    auto fd = fs::OpenDirAt(tree->get(), dir);
+    ASSERT_TRUE(fd.ok());
+    int flags = 0;
+    if (::ioctl(fd->get(), FS_IOC_GETFLAGS, &flags) == 0) {
+      EXPECT_EQ(flags & FS_TOPDIR_FL, 0) << dir;
+    }
+  }
+}
+
+TEST(BuildTree, RejectsAnEntryWhoseParentIsNotADirectoryOfTheLayout) {
+  auto tmp = TempDir::Make("tree-test");
+  ASSERT_TRUE(tmp.ok());
+  auto store = store::Store::Open(tmp->fd());
+  ASSERT_TRUE(store.ok());
+  stone::LayoutEntry lib;
+  lib.path = "lib";
+  lib.kind = stone::FileKind::kSymlink;
+  lib.target = "bin";
+  for (const auto& layout : std::vector<std::vector<stone::LayoutEntry>>{
+           {File("orphan/f", "x")}, {Dir("bin"), lib, File("lib/f", "x")}}) {
+    ASSERT_TRUE(store->Put(KeyOf(layout.back()), "x").ok());
+    ASSERT_TRUE(fs::MkdirAt(tmp->fd(), "tree", 0755).ok());
+    auto tree = fs::OpenDirAt(tmp->fd(), "tree");
+    ASSERT_TRUE(tree.ok());
+    absl::Status s = BuildTree(*store, layout, tree->get());
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find(layout.back().path), std::string::npos) << s;
+    // Nothing was made: the layout is checked before the first mkdir.
+    auto left = fs::StatAt(tree->get(), "bin");
+    EXPECT_FALSE(left.ok());
+    ASSERT_TRUE(RemoveTree(tmp->fd(), "tree").ok());
+  }
 }
 
 TEST(RemoveTree, RemovesEverythingIncludingReadOnlyDirsAndNeverFollowsLinks) {

@@ -21,13 +21,15 @@ struct BuildOptions {
   int threads = 0;  // workers linking files; 0 = two more than CPUs (at most 8)
 };
 
-// Materialises `layout` (sorted by path, as MergeLayouts returns it) below `dirfd`, which
-// must be an empty directory. Pre-condition: the object of every regular entry is in
-// `store`. Directories are created first (serially, parent before child), regular files
-// are then linked from the store by parallel workers each holding one parent directory fd,
-// directory modes mkdir could not give (no owner rwx, special bits, other owners) last. On error
-// `dirfd` holds a partial tree that the caller discards; nothing outside `dirfd` (and no store
-// object) is modified.
+// Materialises `layout` below `dirfd`, which must be an empty directory. Every entry's
+// parent must be a directory entry of the layout (InvalidArgument naming the entry
+// otherwise, before anything is made). Pre-condition: the object of every regular entry is
+// in `store`. Parallel workers each take one directory: make its subdirectories, then its
+// symlinks, then link its files from the store; directory modes mkdir could not give (no
+// owner rwx, special bits, other owners) come last. While the top three levels make their
+// subdirectories they carry ext4's FS_TOPDIR_FL (cleared again), so the tree's directories
+// spread over the block groups (see tree.cc). On error `dirfd` holds a partial tree that the
+// caller discards; nothing outside `dirfd` (and no store object) is modified.
 absl::Status BuildTree(const store::Store& store, const std::vector<stone::LayoutEntry>& layout,
                        int dirfd, const BuildOptions& options = {});
 
