@@ -294,7 +294,7 @@ absl::StatusOr<bool> Db::HasStone(const Digest& digest) {
   return s.Step("reading stone");
 }
 
-absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_digest) {
+absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
   if (auto it = layouts_.find(stone_digest); it != layouts_.end()) return it->second;
   const std::string hex = stone_digest.Hex();
   {
@@ -307,7 +307,9 @@ absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_d
       if (!l.ok()) {
         return DataLoss(StrCat("layout of stone ", hex, " in ", path_, ": ", l.status().message()));
       }
-      return layouts_.emplace(stone_digest, *std::move(l)).first->second;
+      auto shared = std::make_shared<const std::vector<stone::LayoutEntry>>(*std::move(l));
+      layouts_.emplace(stone_digest, shared);
+      return shared;
     }
   }
   // A stone recorded before the blob column existed: its rows.
@@ -327,7 +329,9 @@ absl::StatusOr<std::vector<stone::LayoutEntry>> Db::Layout(const Digest& stone_d
     if (!row) break;
     out.push_back(EntryFromRow(s, 0));
   }
-  return layouts_.emplace(stone_digest, std::move(out)).first->second;
+  auto shared = std::make_shared<const std::vector<stone::LayoutEntry>>(std::move(out));
+  layouts_.emplace(stone_digest, shared);
+  return shared;
 }
 
 absl::StatusOr<std::vector<Digest>> Db::StonesWithContent(const Digest& digest) {

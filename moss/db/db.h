@@ -51,6 +51,9 @@ struct PackageSetDiff {
   std::vector<PackageRow> only_in_to;
 };
 
+// A stone's layout, shared by the Db's cache and its readers (stones are immutable).
+using LayoutPtr = std::shared_ptr<const std::vector<stone::LayoutEntry>>;
+
 // A package of a state as stored in the state_packages table.
 struct StatePackage {
   Digest stone_digest;
@@ -81,7 +84,7 @@ class Db {
   // The layout of a known stone, sorted by path; NotFound when the stone is unknown. A
   // stone's layout never changes (it is named by the stone's digest), so each is read from
   // SQLite once per Db: an activation reads the layouts of two states that share most stones.
-  absl::StatusOr<std::vector<stone::LayoutEntry>> Layout(const Digest& stone_digest);
+  absl::StatusOr<LayoutPtr> Layout(const Digest& stone_digest);
   // Digests of stones that ship content `digest` (for repairing the store from the cache).
   absl::StatusOr<std::vector<Digest>> StonesWithContent(const Digest& digest);
   // Removes stones no state references; returns their digests.
@@ -146,7 +149,7 @@ class Db {
 
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
-  std::map<Digest, std::vector<stone::LayoutEntry>> layouts_;  // see Layout()
+  std::map<Digest, LayoutPtr> layouts_;  // see Layout()
   std::unique_ptr<std::map<const char*, sqlite3_stmt*>, StatementCache> statements_{
       new std::map<const char*, sqlite3_stmt*>()};
 };

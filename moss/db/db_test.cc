@@ -49,7 +49,7 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
   EXPECT_EQ(db->StonesWithContent(Sha256Of("z"))->size(), 1u);
   EXPECT_TRUE(db->DeleteUnreferencedStones()->empty());
   // Read (and kept) before the stone goes: the deletion must not leave it readable.
-  ASSERT_EQ(db->Layout(stone_digest)->size(), 1u);
+  ASSERT_EQ((*db->Layout(stone_digest))->size(), 1u);
   ASSERT_TRUE(db->DeleteState(1).ok());
   EXPECT_EQ(db->DeleteUnreferencedStones()->size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(db->Layout(stone_digest).status()));
@@ -84,7 +84,7 @@ TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
     ASSERT_TRUE(db->PutStone(d, meta, {File("bin/busybox", "bb"), link, dir}).ok());
     auto l = db->Layout(d);
     ASSERT_TRUE(l.ok()) << l.status();
-    blob_layout = *l;
+    blob_layout = **l;
   }
   ASSERT_EQ(blob_layout.size(), 3u);
   EXPECT_EQ(blob_layout[0].path, "bin");
@@ -97,7 +97,7 @@ TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
   ASSERT_TRUE(db.ok());
   auto rows = db->Layout(d);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  EXPECT_EQ(*rows, blob_layout);
+  EXPECT_EQ(**rows, blob_layout);
 }
 
 // Three stones: "same" in both states, "old" only in state 1, "new" only in state 2 (an

@@ -21,8 +21,8 @@ absl::StatusOr<std::set<store::ObjectKey>> ReferencedObjects(MachineRoot& root) 
   std::set<store::ObjectKey> out;
   ONIX_ASSIGN_OR_RETURN(std::vector<Digest> stones, root.db().StonesOfCommittedStates());
   for (const auto& stone_digest : stones) {
-    ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> layout, root.db().Layout(stone_digest));
-    for (const auto& e : layout) {
+    ONIX_ASSIGN_OR_RETURN(db::LayoutPtr layout, root.db().Layout(stone_digest));
+    for (const auto& e : *layout) {
       if (e.kind == stone::FileKind::kRegular) out.insert(state::KeyOf(e));
     }
   }

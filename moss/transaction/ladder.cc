@@ -394,8 +394,8 @@ absl::Status EnsureHistory(MachineRoot& root, const db::StateRecord& active,
     ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(active));
     std::vector<std::vector<stone::LayoutEntry>> layouts;
     for (const auto& p : m.packages) {
-      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, root.db().Layout(p.stone_digest));
-      layouts.push_back(std::move(l));
+      ONIX_ASSIGN_OR_RETURN(db::LayoutPtr l, root.db().Layout(p.stone_digest));
+      layouts.push_back(*l);
     }
     std::map<std::string, const std::vector<stone::LayoutEntry>*> by_name;
     for (size_t i = 0; i < m.packages.size(); ++i) by_name[m.packages[i].meta.name] = &layouts[i];

@@ -16,8 +16,8 @@ absl::StatusOr<PackageInfo> InstalledPackage(MachineRoot& root, std::string_view
   ONIX_ASSIGN_OR_RETURN(std::vector<state::PackageRecord> pkgs, InstalledPackages(root));
   for (auto& p : pkgs) {
     if (p.meta.name != name) continue;
-    ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> layout, root.db().Layout(p.stone_digest));
-    return PackageInfo{std::move(p), std::move(layout)};
+    ONIX_ASSIGN_OR_RETURN(db::LayoutPtr layout, root.db().Layout(p.stone_digest));
+    return PackageInfo{std::move(p), *layout};
   }
   return NotFound(StrCat("package ", name, " is not installed"));
 }

@@ -124,15 +124,15 @@ absl::StatusOr<state::Manifest> MachineRoot::ManifestOf(const db::StateRecord& s
 
 absl::StatusOr<std::vector<state::OwnedEntry>> MachineRoot::LayoutOf(
     const state::Manifest& manifest) {
-  std::vector<std::vector<stone::LayoutEntry>> layouts;
+  std::vector<db::LayoutPtr> layouts;
   layouts.reserve(manifest.packages.size());
   for (const auto& p : manifest.packages) {
-    ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(p.stone_digest));
+    ONIX_ASSIGN_OR_RETURN(db::LayoutPtr l, db_->Layout(p.stone_digest));
     layouts.push_back(std::move(l));
   }
   std::vector<state::PackageLayout> in;
   for (size_t i = 0; i < layouts.size(); ++i) {
-    in.push_back({manifest.packages[i].meta.name, &layouts[i]});
+    in.push_back({manifest.packages[i].meta.name, layouts[i].get()});
   }
   return state::MergeLayouts(in);
 }
@@ -145,13 +145,13 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
   // name-sorted manifest): see the walk below for when that needs the database.
   auto side = [&](const std::vector<db::PackageRow>& rows)
       -> absl::StatusOr<std::vector<state::OwnedEntry>> {
-    std::vector<std::vector<stone::LayoutEntry>> layouts;
+    std::vector<db::LayoutPtr> layouts;
     for (const auto& p : rows) {
-      ONIX_ASSIGN_OR_RETURN(std::vector<stone::LayoutEntry> l, db_->Layout(p.stone_digest));
+      ONIX_ASSIGN_OR_RETURN(db::LayoutPtr l, db_->Layout(p.stone_digest));
       layouts.push_back(std::move(l));
     }
     std::vector<state::PackageLayout> in;
-    for (size_t i = 0; i < layouts.size(); ++i) in.push_back({rows[i].name, &layouts[i]});
+    for (size_t i = 0; i < layouts.size(); ++i) in.push_back({rows[i].name, layouts[i].get()});
     return state::MergeLayouts(in);
   };
   ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> gone, side(packages.only_in_from));

@@ -263,12 +263,12 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
       readers[i] = std::make_unique<stone::StoneReader>(std::move(*r));
       layouts[i] = readers[i]->layout();
     } else {
-      absl::StatusOr<std::vector<stone::LayoutEntry>> l = root.db().Layout(pkg.stone_digest);
+      absl::StatusOr<db::LayoutPtr> l = root.db().Layout(pkg.stone_digest);
       if (!l.ok()) {
         return Annotate(l.status(), StrCat("package ", pkg.meta.name,
                                            ": its stone is not known here; give the .stone file"));
       }
-      layouts[i] = std::move(*l);
+      layouts[i] = **l;
     }
   }
   std::vector<state::PackageLayout> inputs;
