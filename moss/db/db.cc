@@ -423,6 +423,13 @@ absl::Status Db::MarkCommitted(uint64_t number) {
   return s.Bind(1, static_cast<int64_t>(number)).Run("committing state");
 }
 
+absl::Status Db::DeleteStates(const std::vector<uint64_t>& numbers) {
+  SqlTx tx(db_.get());
+  ONIX_RETURN_IF_ERROR(tx.Begin());
+  for (const uint64_t n : numbers) ONIX_RETURN_IF_ERROR(DeleteState(n));
+  return tx.Commit();
+}
+
 absl::Status Db::DeleteState(uint64_t number) {
   Stmt s(db_.get(), "DELETE FROM states WHERE number = ?");
   return s.Bind(1, static_cast<int64_t>(number)).Run("deleting state");

@@ -100,6 +100,8 @@ class Db {
   absl::Status MarkCommitted(uint64_t number);
   // Removes a state and its package rows (missing is OK).
   absl::Status DeleteState(uint64_t number);
+  // The same for several states in one SQL transaction (one commit to make durable).
+  absl::Status DeleteStates(const std::vector<uint64_t>& numbers);
   // Every state, ordered by number; candidates only when `include_candidates`.
   absl::StatusOr<std::vector<StateRecord>> States(bool include_candidates = false);
   absl::StatusOr<std::optional<StateRecord>> GetState(uint64_t number);
