@@ -187,6 +187,10 @@ absl::Status BeginPhase(MachineRoot& root, SwitchContext& ctx, std::string_view 
 
 void EndPhase(SwitchContext& ctx, std::string_view phase) { ctx.journal.done = std::string(phase); }
 
+void EnterPhase(SwitchContext& ctx, std::string_view phase) {
+  ctx.journal.phase = std::string(phase);
+}
+
 absl::Status ExchangeUsr(MachineRoot& root, SwitchContext& ctx) {
   const std::string what = StrCat("switching ", root.path(), "/usr to state ", ctx.fstx);
   ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "usr-exchanged"));
@@ -215,10 +219,14 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
                            std::vector<std::string>& warnings,
                            std::vector<etcmerge::EtcChange>& etc) {
   auto from = [&](std::string_view phase) { return first <= PhaseIndex(phase); };
+  // No journal record from here on: every phase below is idempotent, and a journal still
+  // naming the exchange sends recovery forward from root-links (the tokens prove the
+  // exchange happened), so a record per phase would only spare a rerun at the price of a sync
+  // each on every switch.
 
   // Phase "root links": bin, sbin, lib, lib64 -> usr/..., then the /etc merge.
   if (from("root-links")) {
-    ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "root-links"));
+    EnterPhase(ctx, "root-links");
     CrashPoint("root-links-intent");
     EnsureRootLinks(root, warnings);
     CrashPoint("root-links-linked");
@@ -232,7 +240,7 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
   // idempotent). Their output is synced before the done record, so "done" means durable.
   if (from("system-triggers")) {
     const std::vector<triggers::Trigger> firing = FiringSystemTriggers(root, ctx, warnings);
-    if (!firing.empty()) ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "system-triggers"));
+    if (!firing.empty()) EnterPhase(ctx, "system-triggers");
     CrashPoint("system-triggers-intent");
     for (const auto& t : firing) {
       Log(o, StrCat("running system trigger ", t.name));
@@ -249,7 +257,7 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
 
   if (from("previous-archived")) {
     const bool any = ctx.previous.kind != Previous::kNone;
-    if (any) ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "previous-archived"));
+    if (any) EnterPhase(ctx, "previous-archived");
     CrashPoint("previous-archive-intent");
     if (any) ONIX_RETURN_IF_ERROR(ArchivePrevious(root, ctx));
     CrashPoint("previous-archived");
@@ -259,7 +267,7 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
   // Phase "boot entries synced": the boot hook sees every retained state. After the commit
   // point; a failure is a warning (the machine still boots the previous default entry).
   if (from("boot-entries-synced")) {
-    if (o.boot_hook) ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "boot-entries-synced"));
+    if (o.boot_hook) EnterPhase(ctx, "boot-entries-synced");
     CrashPoint("boot-sync-intent");
     if (o.boot_hook) {
       absl::StatusOr<std::vector<RetainedState>> states = root.RetainedStates();
@@ -270,7 +278,7 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
     EndPhase(ctx, "boot-entries-synced");
   }
 
-  ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "history-committed"));
+  EnterPhase(ctx, "history-committed");
   CrashPoint("history-intent");
   ONIX_RETURN_IF_ERROR(CommitHistory(root, ctx, warnings));
   CrashPoint("history-committed");

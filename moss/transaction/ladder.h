@@ -52,6 +52,9 @@ struct SwitchContext {
 // Intent record: `phase`'s effect is about to begin; the journal's `done` is the last phase
 // finished. The first record of a transaction is durable, the others atomic (JournalSync).
 absl::Status BeginPhase(MachineRoot& root, SwitchContext& ctx, std::string_view phase);
+// The same after the commit point, in memory only: the phases there are idempotent and
+// recovery reruns them all from root-links (FinishForward).
+void EnterPhase(SwitchContext& ctx, std::string_view phase);
 // Done: `phase`'s effect is durable. Recorded by the next BeginPhase (one write per boundary:
 // nothing happens between a phase's done record and the next phase's intent record).
 void EndPhase(SwitchContext& ctx, std::string_view phase);
