@@ -161,8 +161,7 @@ absl::Status Run(const Args& args) {
     Comparison unpack{StrCat("stone unpack ", size, suffix), "s", "zstd -d | tar -x", 1.2,
                       args.runs};
     if (args.Want("unpack")) {
-      ONIX_ASSIGN_OR_RETURN(Figure g,
-                            Compare(unpack, as(onix_unpack, cpu), as(tar_unpack, cpu)));
+      ONIX_ASSIGN_OR_RETURN(Figure g, Compare(unpack, as(onix_unpack, cpu), as(tar_unpack, cpu)));
       figs.push_back(g);
     }
   }
@@ -217,19 +216,19 @@ int main(int argc, char** argv) {
         const std::string group = list.substr(start, comma - start);
         if (group != "pack" && group != "unpack") {
           return onix::ReportStatus(
-              "stone_bench", onix::InvalidArgument(onix::StrCat(
-                                 "--figures: unknown group '", group, "' (pack, unpack)")));
+              "stone_bench", onix::InvalidArgument(onix::StrCat("--figures: unknown group '", group,
+                                                                "' (pack, unpack)")));
         }
         args.figures.insert(group);
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
     } else {
-      return onix::ReportStatus(
-          "stone_bench", onix::InvalidArgument(onix::StrCat(
-                             "unknown argument '", a,
-                             "' (--out F --workdir D [--quick] [--size-mib N] [--runs N] "
-                             "[--figures pack,unpack])")));
+      return onix::ReportStatus("stone_bench",
+                                onix::InvalidArgument(onix::StrCat(
+                                    "unknown argument '", a,
+                                    "' (--out F --workdir D [--quick] [--size-mib N] [--runs N] "
+                                    "[--figures pack,unpack])")));
     }
   }
   if (args.size_mib == 0 || args.runs < 1) {

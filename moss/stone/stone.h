@@ -111,7 +111,9 @@ using ContentSource = std::function<absl::Status(
     const LayoutEntry& entry, const std::function<absl::Status(std::string_view chunk)>& emit)>;
 
 // Packs the tree below `tree_dirfd` (it becomes /usr) with `meta` into `out_path`, reading
-// every file once (files over 8 MiB twice: hashed, then compressed if new).
+// every file once (files over 8 MiB twice: hashed, then compressed if new). A second thread
+// walks the tree while the calling thread packs the files found so far, so compression
+// starts before the scan ends; both threads are joined before it returns.
 // Deterministic: the same tree, meta and options give byte-identical files (records sorted,
 // no timestamps but options.source_date_epoch). Atomic: the stone is written to a temporary
 // file beside `out_path` and renamed over it (fsynced first unless !options.fsync), so a

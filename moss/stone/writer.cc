@@ -175,8 +175,8 @@ class StoneFile {
 };
 
 // One fully-buffered payload as it goes into the file: header + zstd-compressed bytes.
-absl::StatusOr<std::string> EncodePayload(PayloadKind kind, uint32_t count,
-                                          std::string_view plain, int level) {
+absl::StatusOr<std::string> EncodePayload(PayloadKind kind, uint32_t count, std::string_view plain,
+                                          int level) {
   ONIX_ASSIGN_OR_RETURN(std::string stored, internal::ZstdCompress(plain, level));
   PayloadInfo p;
   p.kind = kind;
@@ -498,8 +498,8 @@ class TreeWalker {
       const std::string path = e.path;
       layout_.push_back(std::move(e));
       if (dir) {
-        ONIX_ASSIGN_OR_RETURN(UniqueFd sub,
-                              fs::OpenDirAt(dirfd, std::string_view(key).substr(0, key.size() - 1)));
+        ONIX_ASSIGN_OR_RETURN(
+            UniqueFd sub, fs::OpenDirAt(dirfd, std::string_view(key).substr(0, key.size() - 1)));
         ONIX_RETURN_IF_ERROR(WalkDir(sub.get(), path));
       }
     }
