@@ -112,18 +112,19 @@ class Stmt {
   bool owned_ = true;
 };
 
-// Commits on Commit(), rolls back otherwise.
+// Commits on Commit(), rolls back otherwise. A savepoint, so it nests: inside
+// Db::InTransaction it is part of the outer transaction (one commit, one sync for all).
 class SqlTx {
  public:
   explicit SqlTx(sqlite3* db) : db_(db) {}
-  absl::Status Begin() { return Exec("BEGIN IMMEDIATE"); }
+  absl::Status Begin() { return Exec("SAVEPOINT moss"); }
   absl::Status Commit() {
-    ONIX_RETURN_IF_ERROR(Exec("COMMIT"));
+    ONIX_RETURN_IF_ERROR(Exec("RELEASE moss"));
     done_ = true;
     return absl::OkStatus();
   }
   ~SqlTx() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!done_) sqlite3_exec(db_, "ROLLBACK TO moss; RELEASE moss", nullptr, nullptr, nullptr);
   }
 
  private:
@@ -223,6 +224,13 @@ absl::Status Db::EnsurePackageSetColumn() {
   if (have) return absl::OkStatus();
   // Rows written before the column existed keep NULL: DiffPackageSets asks SQL for them.
   return Exec("ALTER TABLE states ADD COLUMN package_set BLOB");
+}
+
+absl::Status Db::InTransaction(const std::function<absl::Status()>& body) {
+  SqlTx tx(db_.get());
+  ONIX_RETURN_IF_ERROR(tx.Begin());
+  ONIX_RETURN_IF_ERROR(body());
+  return tx.Commit();
 }
 
 absl::Status Db::PutStone(const Digest& digest, const stone::Meta& meta,

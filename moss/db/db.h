@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -73,6 +74,10 @@ class Db {
 
   Db(Db&&) = default;
   Db& operator=(Db&&) = default;
+
+  // Runs `body` in one SQL transaction: every write inside (each is its own transaction
+  // otherwise) commits together, with one sync, or not at all when `body` fails.
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
 
   // Records a stone and its layout; a no-op when the digest is already known. One SQL
   // transaction: a crash leaves the stone fully recorded or not at all.

@@ -334,13 +334,17 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   auto prepare = [&]() -> absl::Status {
     ONIX_RETURN_IF_ERROR(FailPoint("candidate-intent"));
     std::vector<const stone::StoneReader*> sources;
-    for (size_t i = 0; i < selection.size(); ++i) {
-      if (!readers[i]) continue;
-      sources.push_back(readers[i].get());
-      ONIX_RETURN_IF_ERROR(
-          root.db().PutStone(selection[i].stone_digest, readers[i]->meta(), layouts[i]));
-      ONIX_RETURN_IF_ERROR(CacheStone(root, selection[i].stone_path, selection[i].stone_digest));
-    }
+    // One database commit for all new stones (a first install records ~1,500).
+    ONIX_RETURN_IF_ERROR(root.db().InTransaction([&]() -> absl::Status {
+      for (size_t i = 0; i < selection.size(); ++i) {
+        if (!readers[i]) continue;
+        sources.push_back(readers[i].get());
+        ONIX_RETURN_IF_ERROR(
+            root.db().PutStone(selection[i].stone_digest, readers[i]->meta(), layouts[i]));
+        ONIX_RETURN_IF_ERROR(CacheStone(root, selection[i].stone_path, selection[i].stone_digest));
+      }
+      return absl::OkStatus();
+    }));
     ONIX_ASSIGN_OR_RETURN(NeededObjects needed, MissingObjects(root.store(), new_layout));
     ONIX_RETURN_IF_ERROR(FetchObjects(root, needed, sources));
     ONIX_RETURN_IF_ERROR(fs::RemoveTreeAt(root.states_fd(), kStaging));
