@@ -408,9 +408,11 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
   ONIX_RETURN_IF_ERROR(Fresh(build, false));
 
   // Prune: the switch root grows to 7 states (untimed), then `prune --keep 2` removes 5 (the
-  // active and the newest other stay, so the switch figures still work). The baseline removes
-  // five hardlinked copies of the active tree.
-  const std::string rm_dir = StrCat(d.dir, "/rm");
+  // active and the newest other stay, so the switch figures still work). The baseline grows
+  // the root the same way and removes the very trees prune would (moss built them: same
+  // layout on disk, same hardlinks into the store) with rm -rf, then lets moss forget those
+  // states untimed. Copies made by cp -al would be a different tree: created in one pass
+  // just before, their inodes sit together, which makes them cheaper to remove.
   Trial prune = [&]() -> absl::StatusOr<double> {
     ONIX_RETURN_IF_ERROR(GrowStates(s.switch_root, 7));
     ONIX_RETURN_IF_ERROR(WarmTree(StrCat(s.switch_root, "/.moss/root")));
@@ -425,12 +427,25 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
     return t;
   };
   Trial rm_rf = [&]() -> absl::StatusOr<double> {
-    ONIX_RETURN_IF_ERROR(Fresh(rm_dir));
-    ONIX_RETURN_IF_ERROR(RunShell(StrCat("for i in 1 2 3 4 5; do cp -al '", s.switch_root,
-                                         "/usr' '", rm_dir, "/t$i'; done"))
-                             .status());
-    ONIX_RETURN_IF_ERROR(WarmTree(rm_dir));
-    ONIX_ASSIGN_OR_RETURN(ChildRun r, RunShell(StrCat("rm -rf '", rm_dir, "'")));
+    ONIX_RETURN_IF_ERROR(GrowStates(s.switch_root, 7));
+    ONIX_RETURN_IF_ERROR(WarmTree(StrCat(s.switch_root, "/.moss/root")));
+    std::vector<std::string> doomed;
+    {
+      ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root,
+                            tx::MachineRoot::Open(s.switch_root, tx::Access::kRead));
+      ONIX_ASSIGN_OR_RETURN(tx::RemoveResult plan, tx::Prune(root, 2, /*dry_run=*/true));
+      doomed = plan.removed;
+    }
+    if (doomed.size() != 5) {
+      return Internal(StrCat("prune would remove ", doomed.size(), " states, not 5"));
+    }
+    std::string cmd = "rm -rf";
+    for (const auto& fstx : doomed) cmd += StrCat(" '", s.switch_root, "/.moss/root/", fstx, "'");
+    ONIX_ASSIGN_OR_RETURN(ChildRun r, RunShell(cmd));
+    // Untimed: the states' rows and history refs (their trees are gone already).
+    ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root,
+                          tx::MachineRoot::Open(s.switch_root, tx::Access::kWrite));
+    ONIX_RETURN_IF_ERROR(tx::RemoveStates(root, doomed, false).status());
     return r.seconds;
   };
   if (a.Want("prune")) {
@@ -438,7 +453,6 @@ absl::Status RunSize(Size& s, const Args& a, std::vector<Figure>& figs) {
         add(Compare({Label(s, "prune of 5 states"), "s", "rm -rf of the same trees", 1.5, runs},
                     prune, rm_rf)));
   }
-  ONIX_RETURN_IF_ERROR(Fresh(rm_dir, false));
 
   if (a.Want("rss")) ONIX_RETURN_IF_ERROR(CliFigures(s, a, figs));
   return absl::OkStatus();
