@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -118,11 +119,17 @@ absl::Status Run(const Args& args) {
     absl::Status s = fs::UnlinkAt(work.get(), name);
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
   };
+  // The size of every output packed, by both sides: packing is deterministic, so every run
+  // gives the same size, which the size figure's min and max show.
+  std::vector<double> stone_sizes, tzst_sizes;
   auto onix_pack = [&](bool cpu) -> absl::StatusOr<double> {
     ONIX_RETURN_IF_ERROR(remove_output("bench.stone"));
     const double t0 = cpu ? CpuSeconds(RUSAGE_SELF) : Now();
     ONIX_RETURN_IF_ERROR(stone::WriteBinaryStone(meta, tree_fd.get(), stone_path, options));
-    return (cpu ? CpuSeconds(RUSAGE_SELF) : Now()) - t0;
+    const double t = (cpu ? CpuSeconds(RUSAGE_SELF) : Now()) - t0;
+    ONIX_ASSIGN_OR_RETURN(uint64_t bytes, FileSize(stone_path));
+    stone_sizes.push_back(static_cast<double>(bytes) / (1 << 20));
+    return t;
   };
   auto tar_pack = [&](bool cpu) -> absl::StatusOr<double> {
     ONIX_RETURN_IF_ERROR(remove_output("bench.tar.zst"));
@@ -130,7 +137,10 @@ absl::Status Run(const Args& args) {
     ONIX_ASSIGN_OR_RETURN(
         ChildRun r,
         RunShell(StrCat("tar -C '", tree, "' -cf - . | zstd -q -T0 -3 -f -o '", tzst, "'")));
-    return cpu ? CpuSeconds(RUSAGE_CHILDREN) - c0 : r.seconds;
+    const double t = cpu ? CpuSeconds(RUSAGE_CHILDREN) - c0 : r.seconds;
+    ONIX_ASSIGN_OR_RETURN(uint64_t bytes, FileSize(tzst));
+    tzst_sizes.push_back(static_cast<double>(bytes) / (1 << 20));
+    return t;
   };
   auto onix_unpack = [&](bool cpu) -> absl::StatusOr<double> {
     ONIX_RETURN_IF_ERROR(FreshDir(work.get(), "x-stone"));
@@ -166,21 +176,22 @@ absl::Status Run(const Args& args) {
     }
   }
 
-  ONIX_ASSIGN_OR_RETURN(uint64_t stone_size, FileSize(stone_path));
-  ONIX_ASSIGN_OR_RETURN(uint64_t tzst_size, FileSize(tzst));
-  Figure size_fig;
-  size_fig.name = StrCat("stone size ", args.size_mib, " MiB /usr tree");
-  size_fig.unit = "MiB";
-  size_fig.baseline = "tar.zst -3";
-  size_fig.value = static_cast<double>(stone_size) / (1 << 20);
-  size_fig.baseline_value = static_cast<double>(tzst_size) / (1 << 20);
-  size_fig.ratio = size_fig.value / size_fig.baseline_value;
-  size_fig.target = "<= 1.05x";
-  size_fig.pass = size_fig.ratio <= 1.05;
-  size_fig.runs = 1;
-  size_fig.min = size_fig.max = size_fig.value;
-
-  if (args.Want("pack")) figs.push_back(size_fig);
+  if (args.Want("pack")) {
+    // Every pack of both sides above, the warm-ups included (all must be the same size).
+    Figure size_fig;
+    size_fig.name = StrCat("stone size ", args.size_mib, " MiB /usr tree");
+    size_fig.unit = "MiB";
+    size_fig.baseline = "tar.zst -3";
+    size_fig.value = Median(stone_sizes);
+    size_fig.baseline_value = Median(tzst_sizes);
+    size_fig.ratio = size_fig.value / size_fig.baseline_value;
+    size_fig.target = "<= 1.05x";
+    size_fig.pass = size_fig.ratio <= 1.05;
+    size_fig.runs = static_cast<int>(stone_sizes.size());
+    size_fig.min = *std::min_element(stone_sizes.begin(), stone_sizes.end());
+    size_fig.max = *std::max_element(stone_sizes.begin(), stone_sizes.end());
+    figs.push_back(size_fig);
+  }
   std::printf("%s", FormatTable(figs).c_str());
   ONIX_RETURN_IF_ERROR(FreshDir(work.get(), "x-stone"));
   ONIX_RETURN_IF_ERROR(FreshDir(work.get(), "x-tar"));
