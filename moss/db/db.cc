@@ -155,6 +155,18 @@ stone::LayoutEntry EntryFromRow(const Stmt& s, int first) {
   return e;
 }
 
+// Column 0 of every remaining row of `s`, as digests.
+absl::StatusOr<std::vector<Digest>> DigestsOf(Stmt& s, std::string_view what) {
+  std::vector<Digest> out;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, s.Step(what));
+    if (!row) break;
+    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
+    out.push_back(d);
+  }
+  return out;
+}
+
 StateRecord StateFromRow(const Stmt& s) {
   StateRecord r;
   r.number = static_cast<uint64_t>(s.Int(0));
@@ -315,18 +327,12 @@ absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
       if (!l.ok()) {
         return DataLoss(StrCat("layout of stone ", hex, " in ", path_, ": ", l.status().message()));
       }
-      auto shared = std::make_shared<const std::vector<stone::LayoutEntry>>(*std::move(l));
-      layouts_.emplace(stone_digest, shared);
-      return shared;
+      return Remember(stone_digest, *std::move(l));
     }
   }
   // A stone recorded before the blob column existed: its rows.
-  {
-    Stmt known(db_.get(), "SELECT 1 FROM stones WHERE digest = ?");
-    known.Bind(1, hex);
-    ONIX_ASSIGN_OR_RETURN(bool row, known.Step("reading stone"));
-    if (!row) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in the database"));
-  }
+  ONIX_ASSIGN_OR_RETURN(bool known, HasStone(stone_digest));
+  if (!known) return NotFound(StrCat("stone ", hex, " is not in the database"));
   Stmt s(db_.get(),
          "SELECT path, kind, mode, uid, gid, target, digest, size FROM layout WHERE stone = ? "
          "ORDER BY path");
@@ -337,7 +343,11 @@ absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
     if (!row) break;
     out.push_back(EntryFromRow(s, 0));
   }
-  auto shared = std::make_shared<const std::vector<stone::LayoutEntry>>(std::move(out));
+  return Remember(stone_digest, std::move(out));
+}
+
+LayoutPtr Db::Remember(const Digest& stone_digest, std::vector<stone::LayoutEntry> layout) {
+  auto shared = std::make_shared<const std::vector<stone::LayoutEntry>>(std::move(layout));
   layouts_.emplace(stone_digest, shared);
   return shared;
 }
@@ -345,14 +355,7 @@ absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
 absl::StatusOr<std::vector<Digest>> Db::StonesWithContent(const Digest& digest) {
   Stmt s(db_.get(), "SELECT DISTINCT stone FROM layout WHERE digest = ? ORDER BY stone");
   s.Bind(1, digest.Hex());
-  std::vector<Digest> out;
-  for (;;) {
-    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("finding content"));
-    if (!row) break;
-    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
-    out.push_back(d);
-  }
-  return out;
+  return DigestsOf(s, "finding content");
 }
 
 absl::StatusOr<std::vector<Digest>> Db::DeleteUnreferencedStones() {
@@ -360,12 +363,7 @@ absl::StatusOr<std::vector<Digest>> Db::DeleteUnreferencedStones() {
   {
     Stmt s(db_.get(),
            "SELECT digest FROM stones WHERE digest NOT IN (SELECT stone FROM state_packages)");
-    for (;;) {
-      ONIX_ASSIGN_OR_RETURN(bool row, s.Step("finding unreferenced stones"));
-      if (!row) break;
-      ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
-      out.push_back(d);
-    }
+    ONIX_ASSIGN_OR_RETURN(out, DigestsOf(s, "finding unreferenced stones"));
   }
   SqlTx tx(db_.get());
   ONIX_RETURN_IF_ERROR(tx.Begin());
@@ -482,14 +480,7 @@ absl::StatusOr<std::vector<Digest>> Db::StonesOfCommittedStates() {
   Stmt s(db_.get(),
          "SELECT DISTINCT state_packages.stone FROM state_packages JOIN states "
          "ON states.number = state_packages.state WHERE states.committed = 1");
-  std::vector<Digest> out;
-  for (;;) {
-    ONIX_ASSIGN_OR_RETURN(bool row, s.Step("listing the stones of the states"));
-    if (!row) break;
-    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(s.Text(0)));
-    out.push_back(d);
-  }
-  return out;
+  return DigestsOf(s, "listing the stones of the states");
 }
 
 absl::StatusOr<std::string> Db::ManifestJson(uint64_t number) {

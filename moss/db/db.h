@@ -149,6 +149,8 @@ class Db {
   // Stmt made from it then reports the connection's error).
   sqlite3_stmt* Prepared(const char* sql);
   absl::Status EnsurePackageSetColumn();
+  // Caches a stone's layout for Layout() and returns it.
+  LayoutPtr Remember(const Digest& stone_digest, std::vector<stone::LayoutEntry> layout);
   // The sorted stone digests of a state; nullopt for a state recorded before package_set.
   absl::StatusOr<std::optional<std::vector<Digest>>> PackageSet(uint64_t number);
   absl::StatusOr<PackageRow> RowOf(const Digest& stone_digest);
