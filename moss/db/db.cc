@@ -21,7 +21,13 @@ CREATE TABLE IF NOT EXISTS layout(
   stone TEXT NOT NULL REFERENCES stones(digest) ON DELETE CASCADE, path TEXT NOT NULL,
   kind INTEGER NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
   target TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY(stone, path));
-CREATE INDEX IF NOT EXISTS layout_path ON layout(path);
+-- Who ships a path, and as what: path lookups (search-file, a state diff's probes) and, by
+-- seeks alone, whether all owners ship one directory entry (DirectoryOwnersAgree). It
+-- replaces layout_path ON layout(path) and layout_dirs ON layout(path, mode, uid, gid)
+-- WHERE kind = 3 of databases made before it.
+DROP INDEX IF EXISTS layout_path;
+DROP INDEX IF EXISTS layout_dirs;
+CREATE INDEX IF NOT EXISTS layout_path_kind ON layout(path, kind, mode, uid, gid);
 CREATE INDEX IF NOT EXISTS layout_digest ON layout(digest);
 CREATE TABLE IF NOT EXISTS states(
   number INTEGER PRIMARY KEY, fstx TEXT NOT NULL UNIQUE, parent TEXT NOT NULL,
@@ -31,7 +37,12 @@ CREATE TABLE IF NOT EXISTS state_packages(
   state INTEGER NOT NULL REFERENCES states(number) ON DELETE CASCADE, stone TEXT NOT NULL,
   explicit INTEGER NOT NULL, PRIMARY KEY(state, stone));
 CREATE INDEX IF NOT EXISTS state_packages_stone ON state_packages(stone);
-CREATE INDEX IF NOT EXISTS layout_dirs ON layout(path, mode, uid, gid) WHERE kind = 3;
+-- Per state, its packages' digests, names and versions in one blob (EncodePackageRows). Not
+-- a column of states: SQLite reaches a column after the manifest (~0.5 MiB at 1,500
+-- packages) only through the manifest's overflow pages.
+CREATE TABLE IF NOT EXISTS state_package_rows(
+  state INTEGER PRIMARY KEY REFERENCES states(number) ON DELETE CASCADE,
+  packages BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS stone_layouts(
   stone TEXT PRIMARY KEY REFERENCES stones(digest) ON DELETE CASCADE,
   count INTEGER NOT NULL, layout BLOB NOT NULL);
@@ -155,6 +166,55 @@ stone::LayoutEntry EntryFromRow(const Stmt& s, int first) {
   return e;
 }
 
+// A state's package as its state_package_rows blob holds it; the strings point into the blob.
+struct StoredPackage {
+  Digest digest;
+  std::string_view name;
+  std::string_view version_release;
+  PackageRow ToRow() const {
+    return PackageRow{std::string(name), std::string(version_release), digest};
+  }
+};
+
+// state_package_rows: per package, sorted by stone digest, the 32 digest bytes, then the name and
+// "version-release", each a little-endian u16 length and the bytes.
+std::string EncodePackageRows(std::vector<PackageRow> rows) {
+  std::sort(rows.begin(), rows.end(), [](const PackageRow& a, const PackageRow& b) {
+    return a.stone_digest < b.stone_digest;
+  });
+  stone::internal::ByteWriter w;
+  for (const auto& r : rows) {
+    w.Bytes(std::string_view(reinterpret_cast<const char*>(r.stone_digest.bytes.data()),
+                             r.stone_digest.bytes.size()));
+    w.U16(static_cast<uint16_t>(r.name.size()));
+    w.Bytes(r.name);
+    w.U16(static_cast<uint16_t>(r.version_release.size()));
+    w.Bytes(r.version_release);
+  }
+  return std::move(w.str());
+}
+
+absl::StatusOr<std::vector<StoredPackage>> DecodePackageRows(std::string_view blob) {
+  stone::internal::ByteReader r(blob);
+  std::vector<StoredPackage> out;
+  while (r.remaining() > 0) {
+    StoredPackage p;
+    std::string_view digest;
+    uint16_t name_len, version_len;
+    if (!(r.Bytes(p.digest.bytes.size(), &digest) && r.U16(&name_len) &&
+          r.Bytes(name_len, &p.name) && r.U16(&version_len) &&
+          r.Bytes(version_len, &p.version_release))) {
+      return InvalidArgument(StrCat("package ", out.size() + 1, " runs past the end"));
+    }
+    std::memcpy(p.digest.bytes.data(), digest.data(), digest.size());
+    if (!out.empty() && !(out.back().digest < p.digest)) {
+      return InvalidArgument(StrCat("package ", out.size() + 1, " is out of digest order"));
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
 // Column 0 of every remaining row of `s`, as digests.
 absl::StatusOr<std::vector<Digest>> DigestsOf(Stmt& s, std::string_view what) {
   std::vector<Digest> out;
@@ -226,16 +286,7 @@ absl::StatusOr<Db> Db::Open(const std::string& path) {
               // packages), and a state switch now reads too few pages to gain from either.
               " PRAGMA foreign_keys=ON;"));
   ONIX_RETURN_IF_ERROR(db.Exec(kSchema));
-  ONIX_RETURN_IF_ERROR(db.EnsurePackageSetColumn());
   return db;
-}
-
-absl::Status Db::EnsurePackageSetColumn() {
-  Stmt s(db_.get(), "SELECT 1 FROM pragma_table_info('states') WHERE name = 'package_set'");
-  ONIX_ASSIGN_OR_RETURN(bool have, s.Step("reading the states table's columns"));
-  if (have) return absl::OkStatus();
-  // Rows written before the column existed keep NULL: DiffPackageSets asks SQL for them.
-  return Exec("ALTER TABLE states ADD COLUMN package_set BLOB");
 }
 
 absl::Status Db::InTransaction(const std::function<absl::Status()>& body) {
@@ -316,19 +367,23 @@ absl::StatusOr<bool> Db::HasStone(const Digest& digest) {
 
 absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
   if (auto it = layouts_.find(stone_digest); it != layouts_.end()) return it->second;
+  ONIX_ASSIGN_OR_RETURN(const EncodedLayout encoded, EncodedLayoutOf(stone_digest));
+  absl::StatusOr<std::vector<stone::LayoutEntry>> l =
+      stone::internal::DecodeLayout(encoded.bytes, encoded.count);
+  if (!l.ok()) {
+    return DataLoss(
+        StrCat("layout of stone ", stone_digest.Hex(), " in ", path_, ": ", l.status().message()));
+  }
+  return Remember(stone_digest, *std::move(l));
+}
+
+absl::StatusOr<EncodedLayout> Db::EncodedLayoutOf(const Digest& stone_digest) {
   const std::string hex = stone_digest.Hex();
   {
     Stmt blob(db_.get(), Prepared("SELECT count, layout FROM stone_layouts WHERE stone = ?"));
     blob.Bind(1, hex);
     ONIX_ASSIGN_OR_RETURN(bool row, blob.Step("reading layout"));
-    if (row) {
-      absl::StatusOr<std::vector<stone::LayoutEntry>> l =
-          stone::internal::DecodeLayout(blob.Blob(1), static_cast<uint32_t>(blob.Int(0)));
-      if (!l.ok()) {
-        return DataLoss(StrCat("layout of stone ", hex, " in ", path_, ": ", l.status().message()));
-      }
-      return Remember(stone_digest, *std::move(l));
-    }
+    if (row) return EncodedLayout{std::string(blob.Blob(1)), static_cast<uint32_t>(blob.Int(0))};
   }
   // A stone recorded before the blob column existed: its rows.
   ONIX_ASSIGN_OR_RETURN(bool known, HasStone(stone_digest));
@@ -343,7 +398,7 @@ absl::StatusOr<LayoutPtr> Db::Layout(const Digest& stone_digest) {
     if (!row) break;
     out.push_back(EntryFromRow(s, 0));
   }
-  return Remember(stone_digest, std::move(out));
+  return EncodedLayout{stone::internal::EncodeLayout(out), static_cast<uint32_t>(out.size())};
 }
 
 LayoutPtr Db::Remember(const Digest& stone_digest, std::vector<stone::LayoutEntry> layout) {
@@ -390,18 +445,9 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                           const std::vector<StatePackage>& packages) {
   SqlTx tx(db_.get());
   ONIX_RETURN_IF_ERROR(tx.Begin());
-  // The state's stone digests, sorted, 32 bytes each: two states' sets compare in one pass
-  // in memory (DiffPackageSets) instead of an index probe per package.
-  std::vector<Digest> digests;
-  for (const auto& pkg : packages) digests.push_back(pkg.stone_digest);
-  std::sort(digests.begin(), digests.end());
-  std::string package_set;
-  for (const auto& d : digests) {
-    package_set.append(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
-  }
   Stmt s(db_.get(),
-         "INSERT INTO states(number, fstx, parent, created, summary, manifest, committed, "
-         "package_set) VALUES(?,?,?,?,?,?,?,?)");
+         "INSERT INTO states(number, fstx, parent, created, summary, manifest, committed) "
+         "VALUES(?,?,?,?,?,?,?)");
   ONIX_RETURN_IF_ERROR(s.Bind(1, static_cast<int64_t>(st.number))
                            .Bind(2, st.fstx)
                            .Bind(3, st.parent_fstx)
@@ -409,7 +455,6 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                            .Bind(5, st.summary)
                            .Bind(6, manifest_json)
                            .Bind(7, st.committed ? 1 : 0)
-                           .BindBlob(8, package_set)
                            .Run(StrCat("recording state ", st.fstx)));
   Stmt p(db_.get(), "INSERT INTO state_packages(state, stone, explicit) VALUES(?,?,?)");
   for (const auto& pkg : packages) {
@@ -419,6 +464,29 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                              .Bind(3, pkg.is_explicit ? 1 : 0)
                              .Run(StrCat("recording packages of state ", st.fstx)));
   }
+  // The same packages with their names and versions, from the stones table in one query,
+  // kept as one sorted blob: two states then compare in memory (DiffPackageSets).
+  Stmt rows(db_.get(),
+            "SELECT stones.digest, stones.name, stones.version, stones.source_release "
+            "FROM state_packages JOIN stones ON stones.digest = state_packages.stone "
+            "WHERE state_packages.state = ?");
+  rows.Bind(1, static_cast<int64_t>(st.number));
+  std::vector<PackageRow> stored;
+  for (;;) {
+    ONIX_ASSIGN_OR_RETURN(bool row, rows.Step(StrCat("reading the packages of state ", st.fstx)));
+    if (!row) break;
+    ONIX_ASSIGN_OR_RETURN(Digest d, Digest::FromHex(rows.Text(0)));
+    stored.push_back({rows.Text(1), StrCat(rows.Text(2), "-", rows.Int(3)), d});
+  }
+  if (stored.size() != packages.size()) {
+    return FailedPrecondition(StrCat("state ", st.fstx, " selects ", packages.size(),
+                                     " stones but only ", stored.size(), " are recorded in ",
+                                     path_));
+  }
+  Stmt blob(db_.get(), "INSERT INTO state_package_rows(state, packages) VALUES(?, ?)");
+  ONIX_RETURN_IF_ERROR(blob.Bind(1, static_cast<int64_t>(st.number))
+                           .BindBlob(2, EncodePackageRows(std::move(stored)))
+                           .Run(StrCat("recording the package rows of state ", st.fstx)));
   Stmt m(db_.get(), "INSERT OR REPLACE INTO meta(key, value) VALUES('last_state_number', ?)");
   ONIX_RETURN_IF_ERROR(m.Bind(1, StrCat(st.number)).Run("recording the state number"));
   return tx.Commit();
@@ -491,59 +559,50 @@ absl::StatusOr<std::string> Db::ManifestJson(uint64_t number) {
   return s.Text(0);
 }
 
-absl::StatusOr<std::optional<std::vector<Digest>>> Db::PackageSet(uint64_t number) {
-  Stmt s(db_.get(), Prepared("SELECT package_set FROM states WHERE number = ?"));
+absl::StatusOr<std::optional<std::string>> Db::PackageRowsBlob(uint64_t number) {
+  Stmt s(db_.get(), Prepared("SELECT packages FROM state_package_rows WHERE state = ?"));
   s.Bind(1, static_cast<int64_t>(number));
   ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading a state's packages"));
-  if (!row) return NotFound(StrCat("state ", number, " is not in ", path_));
-  if (s.IsNull(0)) return std::optional<std::vector<Digest>>();
-  const std::string_view blob = s.Blob(0);
-  Digest d;
-  if (blob.size() % d.bytes.size() != 0) {
-    return DataLoss(StrCat("the package set of state ", number, " in ", path_, " is truncated"));
-  }
-  std::vector<Digest> out(blob.size() / d.bytes.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    std::memcpy(out[i].bytes.data(), blob.data() + i * d.bytes.size(), d.bytes.size());
-  }
-  return std::optional<std::vector<Digest>>(std::move(out));
-}
-
-absl::StatusOr<PackageRow> Db::RowOf(const Digest& stone_digest) {
-  Stmt s(db_.get(), Prepared("SELECT name, version, source_release FROM stones WHERE digest = ?"));
-  s.Bind(1, stone_digest.Hex());
-  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading stone"));
-  if (!row) return NotFound(StrCat("stone ", stone_digest.Hex(), " is not in ", path_));
-  return PackageRow{s.Text(0), StrCat(s.Text(1), "-", s.Int(2)), stone_digest};
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(s.Blob(0)));
 }
 
 absl::StatusOr<PackageSetDiff> Db::DiffPackageSets(std::optional<uint64_t> from, uint64_t to) {
-  std::optional<std::vector<Digest>> from_set = std::vector<Digest>();
+  std::optional<std::string> from_blob = std::string();
   if (from) {
-    ONIX_ASSIGN_OR_RETURN(from_set, PackageSet(*from));
+    ONIX_ASSIGN_OR_RETURN(from_blob, PackageRowsBlob(*from));
   }
-  ONIX_ASSIGN_OR_RETURN(std::optional<std::vector<Digest>> to_set, PackageSet(to));
-  if (from_set && to_set) {
-    std::vector<Digest> only_from, only_to;
-    std::set_difference(from_set->begin(), from_set->end(), to_set->begin(), to_set->end(),
-                        std::back_inserter(only_from));
-    std::set_difference(to_set->begin(), to_set->end(), from_set->begin(), from_set->end(),
-                        std::back_inserter(only_to));
-    PackageSetDiff out;
-    for (const auto& d : only_from) {
-      ONIX_ASSIGN_OR_RETURN(PackageRow r, RowOf(d));
-      out.only_in_from.push_back(std::move(r));
+  ONIX_ASSIGN_OR_RETURN(std::optional<std::string> to_blob, PackageRowsBlob(to));
+  if (!from_blob || !to_blob) return DiffPackageSetsInSql(from, to);
+  auto decode = [&](const std::string& blob, uint64_t number) {
+    absl::StatusOr<std::vector<StoredPackage>> rows = DecodePackageRows(blob);
+    if (!rows.ok()) {
+      return absl::StatusOr<std::vector<StoredPackage>>(DataLoss(StrCat(
+          "the package rows of state ", number, " in ", path_, ": ", rows.status().message())));
     }
-    for (const auto& d : only_to) {
-      ONIX_ASSIGN_OR_RETURN(PackageRow r, RowOf(d));
-      out.only_in_to.push_back(std::move(r));
+    return rows;
+  };
+  ONIX_ASSIGN_OR_RETURN(const std::vector<StoredPackage> a, decode(*from_blob, from.value_or(0)));
+  ONIX_ASSIGN_OR_RETURN(const std::vector<StoredPackage> b, decode(*to_blob, to));
+  // Both sorted by digest: one merge pass.
+  PackageSetDiff out;
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const bool take_a = j == b.size() || (i < a.size() && a[i].digest < b[j].digest);
+    const bool take_b = i == a.size() || (j < b.size() && b[j].digest < a[i].digest);
+    if (take_a) {
+      out.only_in_from.push_back(a[i++].ToRow());
+    } else if (take_b) {
+      out.only_in_to.push_back(b[j++].ToRow());
+    } else {
+      ++i;
+      ++j;
     }
-    auto by_name = [](const PackageRow& a, const PackageRow& b) { return a.name < b.name; };
-    std::sort(out.only_in_from.begin(), out.only_in_from.end(), by_name);
-    std::sort(out.only_in_to.begin(), out.only_in_to.end(), by_name);
-    return out;
   }
-  return DiffPackageSetsInSql(from, to);
+  auto by_name = [](const PackageRow& x, const PackageRow& y) { return x.name < y.name; };
+  std::sort(out.only_in_from.begin(), out.only_in_from.end(), by_name);
+  std::sort(out.only_in_to.begin(), out.only_in_to.end(), by_name);
+  return out;
 }
 
 absl::StatusOr<PackageSetDiff> Db::DiffPackageSetsInSql(std::optional<uint64_t> from, uint64_t to) {
@@ -570,7 +629,7 @@ absl::StatusOr<PackageSetDiff> Db::DiffPackageSetsInSql(std::optional<uint64_t> 
 }
 
 absl::StatusOr<bool> Db::StateShipsPath(uint64_t number, std::string_view path) {
-  // CROSS JOIN keeps layout_path first: the other order walks every package of the state.
+  // CROSS JOIN keeps layout_path_kind first: the other order walks every package of the state.
   Stmt s(db_.get(),
          Prepared("SELECT 1 FROM layout CROSS JOIN state_packages ON state_packages.stone = "
                   "layout.stone WHERE layout.path = ?2 AND state_packages.state = ?1 LIMIT 1"));
@@ -579,20 +638,26 @@ absl::StatusOr<bool> Db::StateShipsPath(uint64_t number, std::string_view path) 
 }
 
 absl::StatusOr<bool> Db::DirectoryOwnersAgree(std::string_view path) {
-  // Two index-only ranges: every owner's row (layout_path) and the directory rows with their
-  // attributes (layout_dirs). All owners ship a directory, with one mode and owner.
-  Stmt all(db_.get(), Prepared("SELECT COUNT(*) FROM layout WHERE path = ?"));
-  all.Bind(1, path);
-  ONIX_ASSIGN_OR_RETURN(bool row, all.Step("counting the owners of a path"));
-  if (!row) return false;
-  const int64_t owners = all.Int(0);
-  Stmt dirs(db_.get(),
-            Prepared("SELECT COUNT(*), MIN(mode) = MAX(mode) AND MIN(uid) = MAX(uid) AND "
-                     "MIN(gid) = MAX(gid) FROM layout INDEXED BY layout_dirs "
-                     "WHERE path = ? AND kind = 3"));
-  dirs.Bind(1, path);
-  ONIX_ASSIGN_OR_RETURN(row, dirs.Step("comparing the directory entries of a path"));
-  return row && dirs.Int(0) == owners && dirs.Int(1) == 1;
+  // Three seeks in layout_path_kind, however many stones ship the path ("lib" has one row
+  // per package): no owner ships anything else (kinds are 1-3, a directory is 3), and the
+  // lowest and highest (mode, uid, gid) of the directory rows are the same.
+  Stmt other(db_.get(), Prepared("SELECT 1 FROM layout INDEXED BY layout_path_kind "
+                                 "WHERE path = ? AND kind < 3 LIMIT 1"));
+  other.Bind(1, path);
+  ONIX_ASSIGN_OR_RETURN(const bool not_directory, other.Step("finding other owners of a path"));
+  if (not_directory) return false;
+  Stmt low(db_.get(), Prepared("SELECT mode, uid, gid FROM layout INDEXED BY layout_path_kind "
+                               "WHERE path = ? AND kind = 3 ORDER BY mode, uid, gid LIMIT 1"));
+  low.Bind(1, path);
+  ONIX_ASSIGN_OR_RETURN(const bool any, low.Step("reading the directory entries of a path"));
+  if (!any) return false;
+  Stmt high(db_.get(),
+            Prepared("SELECT mode, uid, gid FROM layout INDEXED BY layout_path_kind "
+                     "WHERE path = ? AND kind = 3 ORDER BY mode DESC, uid DESC, gid DESC LIMIT 1"));
+  high.Bind(1, path);
+  ONIX_ASSIGN_OR_RETURN(const bool again, high.Step("reading the directory entries of a path"));
+  return again && low.Int(0) == high.Int(0) && low.Int(1) == high.Int(1) &&
+         low.Int(2) == high.Int(2);
 }
 
 absl::StatusOr<std::vector<PathOwner>> Db::FindPath(uint64_t number, std::string_view path) {

@@ -55,6 +55,13 @@ struct PackageSetDiff {
 // A stone's layout, shared by the Db's cache and its readers (stones are immutable).
 using LayoutPtr = std::shared_ptr<const std::vector<stone::LayoutEntry>>;
 
+// A stone's layout as stored: stone::internal::EncodeLayout bytes, sorted by path, for
+// readers that compare records in place (stone::internal::DecodeLayoutRecords).
+struct EncodedLayout {
+  std::string bytes;
+  uint32_t count = 0;
+};
+
 // A package of a state as stored in the state_packages table.
 struct StatePackage {
   Digest stone_digest;
@@ -90,6 +97,8 @@ class Db {
   // stone's layout never changes (it is named by the stone's digest), so each is read from
   // SQLite once per Db: an activation reads the layouts of two states that share most stones.
   absl::StatusOr<LayoutPtr> Layout(const Digest& stone_digest);
+  // The same layout still encoded, uncached: a state diff reads each changed stone once.
+  absl::StatusOr<EncodedLayout> EncodedLayoutOf(const Digest& stone_digest);
   // Digests of stones that ship content `digest` (for repairing the store from the cache).
   absl::StatusOr<std::vector<Digest>> StonesWithContent(const Digest& digest);
   // Removes stones no state references; returns their digests.
@@ -116,14 +125,16 @@ class Db {
   // The state's manifest as AddState stored it. Kept out of StateRecord: at 1,500 packages
   // it is ~0.5 MiB that listing or resolving a state never needs.
   absl::StatusOr<std::string> ManifestJson(uint64_t number);
-  // The packages of state `from` (none when nullopt) and state `to` that the other lacks,
-  // computed in SQL from state_packages: the cost is the size of the difference plus index
-  // probes, never a parse of either manifest.
+  // The packages of state `from` (none when nullopt) and state `to` that the other lacks.
+  // Each state keeps its packages' digests, names and versions in one sorted blob
+  // (state_package_rows), so this reads two rows and compares in memory: no lookup per
+  // package, never a parse of either manifest. States recorded before that table are
+  // compared in SQL from state_packages.
   absl::StatusOr<PackageSetDiff> DiffPackageSets(std::optional<uint64_t> from, uint64_t to);
   // Whether some package of state `number` ships `path`; stops at the first owner.
   absl::StatusOr<bool> StateShipsPath(uint64_t number, std::string_view path);
   // Whether every known stone that ships `path` ships it as a directory with the same mode
-  // and owner: then which of them is first in a state does not matter. Index ranges only.
+  // and owner: then which of them is first in a state does not matter. Three index seeks.
   absl::StatusOr<bool> DirectoryOwnersAgree(std::string_view path);
 
   // The packages of state `number` that ship `path` (relative to /usr).
@@ -148,12 +159,10 @@ class Db {
   // queries a state diff runs per package or per path; nullptr when it does not compile (the
   // Stmt made from it then reports the connection's error).
   sqlite3_stmt* Prepared(const char* sql);
-  absl::Status EnsurePackageSetColumn();
   // Caches a stone's layout for Layout() and returns it.
   LayoutPtr Remember(const Digest& stone_digest, std::vector<stone::LayoutEntry> layout);
-  // The sorted stone digests of a state; nullopt for a state recorded before package_set.
-  absl::StatusOr<std::optional<std::vector<Digest>>> PackageSet(uint64_t number);
-  absl::StatusOr<PackageRow> RowOf(const Digest& stone_digest);
+  // A state's state_package_rows blob; nullopt for a state recorded before that table.
+  absl::StatusOr<std::optional<std::string>> PackageRowsBlob(uint64_t number);
   absl::StatusOr<PackageSetDiff> DiffPackageSetsInSql(std::optional<uint64_t> from, uint64_t to);
 
   std::unique_ptr<sqlite3, Closer> db_;

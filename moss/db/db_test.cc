@@ -3,6 +3,7 @@
 #include "gtest/gtest.h"
 #include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
+#include "moss/stone/format.h"
 
 namespace onix::moss::db {
 namespace {
@@ -98,6 +99,13 @@ TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
   auto rows = db->Layout(d);
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(**rows, blob_layout);
+  // The encoded form a state diff reads comes from the rows too, and decodes the same.
+  auto encoded = db->EncodedLayoutOf(d);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  auto decoded = stone::internal::DecodeLayout(encoded->bytes, encoded->count);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, blob_layout);
+  EXPECT_TRUE(absl::IsNotFound(db->EncodedLayoutOf(Sha256Of("unknown")).status()));
 }
 
 // Three stones: "same" in both states, "old" only in state 1, "new" only in state 2 (an
@@ -145,12 +153,13 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
   EXPECT_EQ(d->only_in_to[0].version_release, "2.0-3");
   EXPECT_EQ(d->only_in_to[0].stone_digest, new_pkg);
 
-  // States recorded before package_set existed are compared in SQL, with the same result.
+  // States recorded before state_package_rows existed are compared in SQL, with the same
+  // result.
   {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open((tmp->path() + "/moss.sqlite").c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "UPDATE states SET package_set = NULL WHERE number = 1", nullptr,
-                           nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM state_package_rows WHERE state = 1", nullptr, nullptr,
+                           nullptr),
               SQLITE_OK);
     sqlite3_close(raw);
     auto sql = db->DiffPackageSets(1, 2);
@@ -160,6 +169,23 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
     EXPECT_EQ(sql->only_in_from[1].version_release, "1.0-1");
     ASSERT_EQ(sql->only_in_to.size(), 1u);
     EXPECT_EQ(sql->only_in_to[0].stone_digest, new_pkg);
+  }
+
+  // A damaged blob is reported with the state it belongs to, never half-read.
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((tmp->path() + "/moss.sqlite").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "UPDATE state_package_rows SET packages = substr(packages, 1, 40) "
+                           "WHERE state = 2",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+    auto damaged = db->DiffPackageSets(std::nullopt, 2);
+    ASSERT_FALSE(damaged.ok());
+    EXPECT_TRUE(absl::IsDataLoss(damaged.status())) << damaged.status();
+    EXPECT_NE(damaged.status().message().find("state 2"), std::string_view::npos)
+        << damaged.status();
   }
 
   auto first = db->DiffPackageSets(std::nullopt, 1);
@@ -189,6 +215,57 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
   EXPECT_FALSE(*db->DirectoryOwnersAgree("lib"));
   EXPECT_FALSE(*db->DirectoryOwnersAgree("share/gone"));  // a file
   EXPECT_FALSE(*db->DirectoryOwnersAgree("nowhere"));
+  // Directories that agree, until one stone ships the path as a symlink, or with another
+  // owner.
+  stone::LayoutEntry share = lib;
+  share.path = "share";
+  share.mode = 0755;
+  ASSERT_TRUE(db->PutStone(Sha256Of("share1"), m, {share}).ok());
+  ASSERT_TRUE(db->PutStone(Sha256Of("share2"), m, {share}).ok());
+  EXPECT_TRUE(*db->DirectoryOwnersAgree("share"));
+  stone::LayoutEntry share_link;
+  share_link.path = "share";
+  share_link.kind = stone::FileKind::kSymlink;
+  share_link.target = "usr/share";
+  ASSERT_TRUE(db->PutStone(Sha256Of("share3"), m, {share_link}).ok());
+  EXPECT_FALSE(*db->DirectoryOwnersAgree("share"));
+  stone::LayoutEntry include = share;
+  include.path = "include";
+  ASSERT_TRUE(db->PutStone(Sha256Of("include1"), m, {include}).ok());
+  include.gid = 1000;
+  ASSERT_TRUE(db->PutStone(Sha256Of("include2"), m, {include}).ok());
+  EXPECT_FALSE(*db->DirectoryOwnersAgree("include"));
+}
+
+TEST(Db, OpeningAnOlderDatabaseReplacesItsPathIndexes) {
+  auto tmp = TempDir::Make("db-test");
+  ASSERT_TRUE(tmp.ok());
+  const std::string path = tmp->path() + "/moss.sqlite";
+  ASSERT_TRUE(Db::Open(path).ok());
+  // The two indexes a database from before layout_path_kind has.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "DROP INDEX layout_path_kind; "
+                         "CREATE INDEX layout_path ON layout(path); "
+                         "CREATE INDEX layout_dirs ON layout(path, mode, uid, gid) WHERE kind = 3",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  ASSERT_TRUE(Db::Open(path).ok());
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw,
+                               "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master "
+                               "WHERE type = 'index' AND tbl_name = 'layout' AND name LIKE "
+                               "'layout_%' ORDER BY name)",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))),
+            "layout_digest,layout_path_kind");
+  sqlite3_finalize(s);
+  sqlite3_close(raw);
 }
 
 }  // namespace

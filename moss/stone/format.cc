@@ -343,24 +343,38 @@ std::string EncodeLayout(const std::vector<LayoutEntry>& layout) {
   return std::move(w.str());
 }
 
-absl::StatusOr<std::vector<LayoutEntry>> DecodeLayout(std::string_view bytes, uint32_t count) {
+LayoutEntry LayoutRecord::ToEntry() const {
+  LayoutEntry e;
+  e.path = std::string(path);
+  e.kind = kind;
+  e.mode = mode;
+  e.uid = uid;
+  e.gid = gid;
+  e.target = std::string(target);
+  e.digest = digest;
+  e.size = size;
+  return e;
+}
+
+absl::StatusOr<std::vector<LayoutRecord>> DecodeLayoutRecords(std::string_view bytes,
+                                                              uint32_t count) {
   // Every record takes at least kLayoutFixedSize bytes: bound the allocation by the payload.
   if (uint64_t{count} * kLayoutFixedSize > bytes.size()) {
     return InvalidArgument(
         StrCat("declares ", count, " records but holds only ", bytes.size(), " bytes"));
   }
   ByteReader r(bytes);
-  std::vector<LayoutEntry> out;
+  std::vector<LayoutRecord> out;
   out.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     uint8_t kind, r8;
     uint16_t path_len, target_len, r16;
     uint32_t r32;
-    LayoutEntry e;
-    std::string_view path, target;
+    LayoutRecord e;
     if (!(r.U8(&kind) && r.U8(&r8) && r.U16(&path_len) && r.U16(&target_len) && r.U16(&r16) &&
           r.U32(&e.mode) && r.U32(&e.uid) && r.U32(&e.gid) && r.U32(&r32) && r.U64(&e.size) &&
-          GetDigest(r, &e.digest) && r.Bytes(path_len, &path) && r.Bytes(target_len, &target))) {
+          GetDigest(r, &e.digest) && r.Bytes(path_len, &e.path) &&
+          r.Bytes(target_len, &e.target))) {
       return InvalidArgument(StrCat("record ", i, " runs past the payload"));
     }
     if (kind < 1 || kind > 3) {
@@ -371,19 +385,25 @@ absl::StatusOr<std::vector<LayoutEntry>> DecodeLayout(std::string_view bytes, ui
       return InvalidArgument(StrCat("record ", i, " has non-zero reserved bytes"));
     }
     e.kind = static_cast<FileKind>(kind);
-    e.path = std::string(path);
-    e.target = std::string(target);
     if (e.kind != FileKind::kSymlink && !e.target.empty()) {
       return InvalidArgument(StrCat("'", e.path, "' is not a symlink but has a target"));
     }
     if (e.kind != FileKind::kRegular && (e.size != 0 || e.digest != Digest{})) {
       return InvalidArgument(StrCat("'", e.path, "' is not a regular file but has content"));
     }
-    out.push_back(std::move(e));
+    out.push_back(e);
   }
   if (r.remaining() != 0) {
     return InvalidArgument(StrCat(r.remaining(), " trailing bytes after ", count, " records"));
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<LayoutEntry>> DecodeLayout(std::string_view bytes, uint32_t count) {
+  ONIX_ASSIGN_OR_RETURN(const std::vector<LayoutRecord> records, DecodeLayoutRecords(bytes, count));
+  std::vector<LayoutEntry> out;
+  out.reserve(records.size());
+  for (const auto& rec : records) out.push_back(rec.ToEntry());
   return out;
 }
 

@@ -121,6 +121,25 @@ absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time
 std::string EncodeLayout(const std::vector<LayoutEntry>& layout);
 absl::StatusOr<std::vector<LayoutEntry>> DecodeLayout(std::string_view bytes, uint32_t count);
 
+// A layout record read in place: `path` and `target` point into the encoded bytes, which
+// must outlive it. Comparing two states' layouts this way allocates nothing per path.
+struct LayoutRecord {
+  std::string_view path;
+  FileKind kind = FileKind::kRegular;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string_view target;
+  Digest digest;
+  uint64_t size = 0;
+
+  friend bool operator==(const LayoutRecord&, const LayoutRecord&) = default;
+  LayoutEntry ToEntry() const;
+};
+// The same checks as DecodeLayout.
+absl::StatusOr<std::vector<LayoutRecord>> DecodeLayoutRecords(std::string_view bytes,
+                                                              uint32_t count);
+
 std::string EncodeIndex(const std::vector<ContentRange>& index);
 absl::StatusOr<std::vector<ContentRange>> DecodeIndex(std::string_view bytes, uint32_t count);
 

@@ -14,6 +14,16 @@
 #include "moss/triggers/triggers.h"
 
 namespace onix::moss::transaction {
+
+std::vector<std::string_view> ChangedPaths(const state::LayoutDiff& d) {
+  std::vector<std::string_view> out;
+  out.reserve(d.added.size() + d.removed.size() + d.changed.size());
+  for (const auto* list : {&d.added, &d.removed, &d.changed}) {
+    out.insert(out.end(), list->begin(), list->end());
+  }
+  return out;
+}
+
 namespace {
 
 constexpr char kQuarantine[] = "quarantine";
@@ -79,8 +89,10 @@ void MergeEtc(MachineRoot& root, const SwitchContext& ctx, std::vector<etcmerge:
   etc = std::move(*merged);
 }
 
-// The sys.d triggers of the new /usr whose globs match a changed path.
+// The sys.d triggers of the new /usr whose globs match a changed path; all of them when the
+// changed paths are unknown.
 std::vector<triggers::Trigger> FiringSystemTriggers(MachineRoot& root, const SwitchContext& ctx,
+                                                    bool changes_known,
                                                     std::vector<std::string>& warnings) {
   absl::StatusOr<UniqueFd> usr = fs::OpenDirAt(root.fd(), "usr");
   if (!usr.ok()) {
@@ -95,7 +107,7 @@ std::vector<triggers::Trigger> FiringSystemTriggers(MachineRoot& root, const Swi
   }
   std::vector<triggers::Trigger> out;
   for (auto& t : *list) {
-    if (triggers::Fires(t, ctx.changed)) out.push_back(std::move(t));
+    if (!changes_known || triggers::Fires(t, ctx.changed)) out.push_back(std::move(t));
   }
   return out;
 }
@@ -238,8 +250,21 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
   // Phase "system triggers": chrooted into ROOT. After the commit point, so a failure is a
   // warning; a crash before they finish makes recovery run them again (they are declared
   // idempotent). Their output is synced before the done record, so "done" means durable.
+  // An activation's diff may still be computed on another thread: wait for it before the
+  // triggers read it and before anything below uses the database. If it failed, the changed
+  // paths are unknown and every system trigger runs (they are declared idempotent).
+  bool changes_known = true;
+  if (ctx.settle_changes) {
+    absl::Status s = ctx.settle_changes();
+    if (!s.ok()) {
+      warnings.push_back(
+          StrCat("comparing the states: ", s.message(), "; running every system trigger"));
+      changes_known = false;
+    }
+  }
   if (from("system-triggers")) {
-    const std::vector<triggers::Trigger> firing = FiringSystemTriggers(root, ctx, warnings);
+    const std::vector<triggers::Trigger> firing =
+        FiringSystemTriggers(root, ctx, changes_known, warnings);
     if (!firing.empty()) EnterPhase(ctx, "system-triggers");
     CrashPoint("system-triggers-intent");
     for (const auto& t : firing) {

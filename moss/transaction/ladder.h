@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +30,9 @@ struct Previous {
   state::TreeId id;
 };
 
+// Every path of `d`, as views into it (no copies: an activation can change thousands).
+std::vector<std::string_view> ChangedPaths(const state::LayoutDiff& d);
+
 // Refuses a ROOT/usr moss did not make (we never take over a tree we cannot archive and
 // restore); an empty one is accepted, as a freshly created root has.
 absl::StatusOr<Previous> InspectUsr(MachineRoot& root);
@@ -37,7 +42,15 @@ struct SwitchContext {
   std::string fstx;
   uint64_t new_state_number = 0;  // 0: activating an existing state
   Previous previous;
-  std::vector<std::string> changed;  // paths relative to /usr, for system triggers
+  // Paths relative to /usr that differ from the previous state, for the triggers: views of
+  // the plan's file diff, which outlives the switch, or of `recovered_changes`.
+  std::vector<std::string_view> changed;
+  std::shared_ptr<const state::LayoutDiff> recovered_changes;  // recovery's own diff
+  // Set when `changed` is still being computed on another thread (an activation compares
+  // the states while its intent is made durable): waits for it and fills `changed`. The
+  // ladder calls it before the system triggers and before a rollback, the first steps that
+  // need the diff or the database; calling it again returns the same status.
+  std::function<absl::Status()> settle_changes;
   // A new state's history commit; empty for an activation (only the active ref moves) and in
   // recovery (rebuilt from the database when the commit is missing).
   std::map<std::string, std::string> history_files;

@@ -73,10 +73,9 @@ absl::StatusOr<SwitchContext> ContextOf(MachineRoot& root, const JournalRecord& 
     }
     ONIX_ASSIGN_OR_RETURN(state::Manifest m, root.ManifestOf(*to));
     ONIX_ASSIGN_OR_RETURN(std::vector<state::OwnedEntry> l, root.LayoutOf(m));
-    const state::LayoutDiff d = state::DiffLayouts(from_layout, state::Entries(l));
-    ctx.changed = d.added;
-    ctx.changed.insert(ctx.changed.end(), d.removed.begin(), d.removed.end());
-    ctx.changed.insert(ctx.changed.end(), d.changed.begin(), d.changed.end());
+    ctx.recovered_changes = std::make_shared<const state::LayoutDiff>(
+        state::DiffLayouts(from_layout, state::Entries(l)));
+    ctx.changed = ChangedPaths(*ctx.recovered_changes);
     if (j.operation == "install") ctx.changed.push_back(".fstx");
   }
   return ctx;

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "moss/base/check.h"
@@ -36,13 +37,6 @@ void Log(const Options& o, std::string_view line) {
 absl::Status EnsureDir(int dirfd, std::string_view name) {
   absl::Status s = fs::MkdirAt(dirfd, name, 0755);
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
-}
-
-std::vector<std::string> ChangedPaths(const state::LayoutDiff& d) {
-  std::vector<std::string> out = d.added;
-  out.insert(out.end(), d.removed.begin(), d.removed.end());
-  out.insert(out.end(), d.changed.begin(), d.changed.end());
-  return out;
 }
 
 // Phase "root links": bin, sbin, lib, lib64 -> usr/... when missing. Idempotent; a crash
@@ -83,6 +77,8 @@ namespace {
 // the candidate instead of quarantining it, so its space comes back.
 absl::Status Fail(MachineRoot& root, const SwitchContext& ctx, const Options& o,
                   const absl::Status& cause) {
+  // Rolling back reads the database, which a background diff may still be using.
+  if (ctx.settle_changes) ctx.settle_changes().IgnoreError();
   std::vector<std::string> actions;
   absl::Status undone = RollBack(root, ctx, o, absl::IsResourceExhausted(cause), actions);
   for (const auto& a : actions) Log(o, a);
@@ -193,6 +189,45 @@ std::vector<PackageChange> DiffPackages(const state::Manifest& from, const state
   for (auto& [name, c] : changes) out.push_back(std::move(c));
   return out;
 }
+
+namespace {
+
+// The package and file changes of an activation, from the packages the two states do not
+// share: reading them must not cost the size of the trees.
+absl::Status ComparePlan(MachineRoot& root, std::optional<uint64_t> from, uint64_t to, Plan& plan) {
+  // One read transaction: both diffs see one snapshot, and SQLite takes its locks once.
+  return root.db().InTransaction([&]() -> absl::Status {
+    ONIX_ASSIGN_OR_RETURN(const db::PackageSetDiff packages, root.db().DiffPackageSets(from, to));
+    plan.packages = PackageChanges(packages);
+    ONIX_ASSIGN_OR_RETURN(plan.files, root.DiffStates(from, to, packages));
+    return absl::OkStatus();
+  });
+}
+
+// ComparePlan on a worker thread. An activation's diff is read only by its report and by the
+// system triggers, which run after the exchange, so it need not hold up the syncs that make
+// the switch's intent durable: on a second core it costs nothing. The caller joins before it
+// touches the database or the plan's packages and files again (a connection runs one
+// transaction at a time, whichever thread uses it).
+class BackgroundPlan {
+ public:
+  BackgroundPlan(MachineRoot& root, std::optional<uint64_t> from, uint64_t to, Plan& plan)
+      : worker_([this, &root, from, to, &plan] { status_ = ComparePlan(root, from, to, plan); }) {}
+  ~BackgroundPlan() { Join().IgnoreError(); }
+  BackgroundPlan(const BackgroundPlan&) = delete;
+  BackgroundPlan& operator=(const BackgroundPlan&) = delete;
+
+  absl::Status Join() {
+    if (worker_.joinable()) worker_.join();
+    return status_;
+  }
+
+ private:
+  absl::Status status_;  // before worker_: set by it
+  std::thread worker_;
+};
+
+}  // namespace
 
 std::vector<PackageChange> PackageChanges(const db::PackageSetDiff& d) {
   std::map<std::string, PackageChange> changes;
@@ -395,20 +430,20 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
     }
     target_token = tree_id->token;
   }
-  // Only the packages the two states do not share are read: switching must not cost the
-  // size of the trees.
   std::optional<uint64_t> from_number;
   if (active) {
     plan.from_fstx = active->fstx;
     from_number = active->number;
   }
   plan.to_fstx = target.fstx;
-  ONIX_ASSIGN_OR_RETURN(const db::PackageSetDiff packages,
-                        root.db().DiffPackageSets(from_number, target.number));
-  plan.packages = PackageChanges(packages);
-  ONIX_ASSIGN_OR_RETURN(plan.files, root.DiffStates(from_number, target.number, packages));
   plan.message = StrCat("activate ", target.fstx);
-  if (o.dry_run) return result;
+  // From here until it is joined, this thread touches neither the database nor
+  // plan.packages and plan.files.
+  BackgroundPlan compared(root, from_number, target.number, plan);
+  if (o.dry_run) {
+    ONIX_RETURN_IF_ERROR(compared.Join());
+    return result;
+  }
 
   // Phase "candidate prepared": the archived tree moves to staging/usr (one rename; the
   // tree's .fstx still names it, so a crash leaves it identifiable there). Its triggers ran
@@ -418,9 +453,17 @@ absl::StatusOr<Result> Activate(MachineRoot& root, std::string_view id, const Op
   SwitchContext ctx;
   ctx.fstx = target.fstx;
   ctx.previous = previous;
-  ctx.changed = ChangedPaths(plan.files);
   ctx.journal = {root_id, "activate", "", plan.from_fstx, target.fstx, target_token};
   ctx.journal.from_token = previous.kind == Previous::kTree ? previous.id.token : "";
+  // The diff is joined when the system triggers need it, after the exchange (a diff that
+  // could not be read then fires them all), or before a rollback.
+  bool settled = false;
+  ctx.settle_changes = [&]() -> absl::Status {
+    ONIX_RETURN_IF_ERROR(compared.Join());
+    if (!settled) ctx.changed = ChangedPaths(plan.files);
+    settled = true;
+    return absl::OkStatus();
+  };
   ONIX_RETURN_IF_ERROR(BeginPhase(root, ctx, "candidate-prepared"));
   CrashPoint("candidate-intent");
   auto prepare = [&]() -> absl::Status {

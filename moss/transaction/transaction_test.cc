@@ -158,10 +158,14 @@ TEST_F(TransactionTest, DiffStatesFromChangedPackagesEqualsTheFullLayoutDiff) {
   ASSERT_TRUE(
       Install({Stone("aaa", "1", {{"share/odd", "", 0700, "", true}, {"share/odd/a", "a"}})}).ok());
   ASSERT_TRUE(Remove({"aaa"}).ok());
+  // A file that moves to another package in one transaction (delta's update drops it, the new
+  // zeta ships it): the same entry on both sides, so it is unchanged.
+  ASSERT_TRUE(
+      Install({Stone("delta", "2", {odd_dir}), Stone("zeta", "1", {{"share/odd/d", "d"}})}).ok());
   MachineRoot r = Open();
   auto states = r.RetainedStates();
   ASSERT_TRUE(states.ok());
-  ASSERT_EQ(states->size(), 7u);
+  ASSERT_EQ(states->size(), 8u);
   auto full = [&](const std::optional<state::Manifest>& m) -> std::vector<stone::LayoutEntry> {
     if (!m) return {};
     auto l = r.LayoutOf(*m);
@@ -195,6 +199,9 @@ TEST_F(TransactionTest, DiffStatesFromChangedPackagesEqualsTheFullLayoutDiff) {
       if (i == 4 && j == 5) {  // aaa sorts before delta: its mode wins
         EXPECT_NE(std::find(slow.changed.begin(), slow.changed.end(), "share/odd"),
                   slow.changed.end());
+      }
+      if (i == 6 && j == 7) {  // the moved file is no change
+        EXPECT_TRUE(slow.added.empty() && slow.removed.empty() && slow.changed.empty());
       }
       if (i == 1 && j == 2) {  // beta's files and its own directories go, the shared bin stays
         EXPECT_NE(std::find(slow.removed.begin(), slow.removed.end(), "share/doc/beta"),

@@ -75,7 +75,7 @@ absl::StatusOr<std::vector<Trigger>> LoadTriggers(int usr_dirfd, std::string_vie
   return out;
 }
 
-bool Fires(const Trigger& trigger, const std::vector<std::string>& changed) {
+bool Fires(const Trigger& trigger, const std::vector<std::string_view>& changed) {
   for (const auto& path : changed) {
     const std::string abs = StrCat("/usr/", path);
     for (const auto& glob : trigger.match) {

@@ -42,6 +42,6 @@ inline constexpr std::string_view kSysDir = "share/moss/triggers/sys.d";
 absl::StatusOr<std::vector<Trigger>> LoadTriggers(int usr_dirfd, std::string_view subdir);
 
 // True when any of `changed` (paths relative to /usr) matches one of the trigger's globs.
-bool Fires(const Trigger& trigger, const std::vector<std::string>& changed);
+bool Fires(const Trigger& trigger, const std::vector<std::string_view>& changed);
 
 }  // namespace onix::moss::triggers
