@@ -261,8 +261,7 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
                         ReadChanged(*db_, packages.only_in_from));
   ONIX_ASSIGN_OR_RETURN(std::vector<ChangedPackage> come_packages,
                         ReadChanged(*db_, packages.only_in_to));
-  // A kept record is unchanged whichever package owns its path first: a shared package that
-  // sorts before it is in both states too.
+  // A kept file or symlink is unchanged: in each state its one owner is that package.
   MarkKept(gone_packages, come_packages);
   const std::vector<SideRecord> gone = MergeSide(gone_packages);
   const std::vector<SideRecord> come = MergeSide(come_packages);
@@ -275,7 +274,7 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
     return std::optional<stone::LayoutEntry>(owners.front().entry);
   };
   state::LayoutDiff d;
-  auto record = [&](std::string_view path, bool in_from, bool in_to, bool equal) {
+  auto classify = [&](std::string_view path, bool in_from, bool in_to, bool equal) {
     if (in_from && !in_to) {
       d.removed.emplace_back(path);
     } else if (!in_from && in_to) {
@@ -304,13 +303,13 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
     const bool directory = (a && a->kind == stone::FileKind::kDirectory) ||
                            (b && b->kind == stone::FileKind::kDirectory);
     if (!directory) {
-      record(path, a, b, a && b && *a == *b);
+      classify(path, a, b, a && b && *a == *b);
       continue;
     }
     if (a && !b) {
       ONIX_ASSIGN_OR_RETURN(const bool shipped, db_->StateShipsPath(to, path));
       if (!shipped) {
-        record(path, true, false, false);
+        classify(path, true, false, false);
         continue;
       }
     } else if (b && !a) {
@@ -319,7 +318,7 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
         ONIX_ASSIGN_OR_RETURN(shipped, db_->StateShipsPath(*from, path));
       }
       if (!shipped) {
-        record(path, false, true, false);
+        classify(path, false, true, false);
         continue;
       }
     }
@@ -332,7 +331,7 @@ absl::StatusOr<state::LayoutDiff> MachineRoot::DiffStates(std::optional<uint64_t
       ONIX_ASSIGN_OR_RETURN(x, owner_entry(*from, path));
     }
     ONIX_ASSIGN_OR_RETURN(y, owner_entry(to, path));
-    record(path, x.has_value(), y.has_value(), x && y && *x == *y);
+    classify(path, x.has_value(), y.has_value(), x && y && *x == *y);
   }
   return d;
 }
