@@ -178,12 +178,16 @@ struct StoredPackage {
 
 // state_package_rows: per package, sorted by stone digest, the 32 digest bytes, then the name and
 // "version-release", each a little-endian u16 length and the bytes.
-std::string EncodePackageRows(std::vector<PackageRow> rows) {
+absl::StatusOr<std::string> EncodePackageRows(std::vector<PackageRow> rows) {
   std::sort(rows.begin(), rows.end(), [](const PackageRow& a, const PackageRow& b) {
     return a.stone_digest < b.stone_digest;
   });
   stone::internal::ByteWriter w;
   for (const auto& r : rows) {
+    if (r.name.size() > UINT16_MAX || r.version_release.size() > UINT16_MAX) {
+      return InvalidArgument(StrCat("package ", r.name.substr(0, 64), "...: name or version over ",
+                                    UINT16_MAX, " bytes"));
+    }
     w.Bytes(std::string_view(reinterpret_cast<const char*>(r.stone_digest.bytes.data()),
                              r.stone_digest.bytes.size()));
     w.U16(static_cast<uint16_t>(r.name.size()));
@@ -483,9 +487,10 @@ absl::Status Db::AddState(const StateRecord& st, std::string_view manifest_json,
                                      " stones but only ", stored.size(), " are recorded in ",
                                      path_));
   }
+  ONIX_ASSIGN_OR_RETURN(const std::string package_rows, EncodePackageRows(std::move(stored)));
   Stmt blob(db_.get(), "INSERT INTO state_package_rows(state, packages) VALUES(?, ?)");
   ONIX_RETURN_IF_ERROR(blob.Bind(1, static_cast<int64_t>(st.number))
-                           .BindBlob(2, EncodePackageRows(std::move(stored)))
+                           .BindBlob(2, package_rows)
                            .Run(StrCat("recording the package rows of state ", st.fstx)));
   Stmt m(db_.get(), "INSERT OR REPLACE INTO meta(key, value) VALUES('last_state_number', ?)");
   ONIX_RETURN_IF_ERROR(m.Bind(1, StrCat(st.number)).Run("recording the state number"));
