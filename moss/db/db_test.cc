@@ -16,6 +16,23 @@ stone::LayoutEntry File(std::string path, std::string_view content) {
   return e;
 }
 
+stone::LayoutEntry Dir(std::string path, uint32_t mode = 0755) {
+  stone::LayoutEntry e;
+  e.path = std::move(path);
+  e.kind = stone::FileKind::kDirectory;
+  e.mode = mode;
+  return e;
+}
+
+stone::LayoutEntry Symlink(std::string path, std::string target) {
+  stone::LayoutEntry e;
+  e.path = std::move(path);
+  e.kind = stone::FileKind::kSymlink;
+  e.target = std::move(target);
+  e.mode = 0777;
+  return e;
+}
+
 TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
   auto tmp = TempDir::Make("db-test");
   ASSERT_TRUE(tmp.ok());
@@ -68,15 +85,8 @@ TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
   meta.name = "tools";
   meta.version = "1";
   const Digest d = Sha256Of("tools");
-  stone::LayoutEntry dir;
-  dir.path = "bin";
-  dir.kind = stone::FileKind::kDirectory;
-  dir.mode = 0755;
-  stone::LayoutEntry link;
-  link.path = "bin/sh";
-  link.kind = stone::FileKind::kSymlink;
-  link.target = "busybox";
-  link.mode = 0777;
+  const stone::LayoutEntry dir = Dir("bin");
+  const stone::LayoutEntry link = Symlink("bin/sh", "busybox");
   std::vector<stone::LayoutEntry> blob_layout;
   {
     auto db = Db::Open(path);
@@ -200,10 +210,7 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
 
   // "lib" is a directory in every stone that ships it, with one mode: they agree. A stone
   // that ships it with another mode, or as a file, breaks the agreement.
-  stone::LayoutEntry lib;
-  lib.path = "lib";
-  lib.kind = stone::FileKind::kDirectory;
-  lib.mode = 0755;
+  stone::LayoutEntry lib = Dir("lib");
   stone::Meta m;
   m.name = "dirs";
   m.version = "1";
@@ -217,20 +224,13 @@ TEST(Db, PackageSetDiffNamesOnlyThePackagesTheStatesDoNotShare) {
   EXPECT_FALSE(*db->DirectoryOwnersAgree("nowhere"));
   // Directories that agree, until one stone ships the path as a symlink, or with another
   // owner.
-  stone::LayoutEntry share = lib;
-  share.path = "share";
-  share.mode = 0755;
+  const stone::LayoutEntry share = Dir("share");
   ASSERT_TRUE(db->PutStone(Sha256Of("share1"), m, {share}).ok());
   ASSERT_TRUE(db->PutStone(Sha256Of("share2"), m, {share}).ok());
   EXPECT_TRUE(*db->DirectoryOwnersAgree("share"));
-  stone::LayoutEntry share_link;
-  share_link.path = "share";
-  share_link.kind = stone::FileKind::kSymlink;
-  share_link.target = "usr/share";
-  ASSERT_TRUE(db->PutStone(Sha256Of("share3"), m, {share_link}).ok());
+  ASSERT_TRUE(db->PutStone(Sha256Of("share3"), m, {Symlink("share", "usr/share")}).ok());
   EXPECT_FALSE(*db->DirectoryOwnersAgree("share"));
-  stone::LayoutEntry include = share;
-  include.path = "include";
+  stone::LayoutEntry include = Dir("include");
   ASSERT_TRUE(db->PutStone(Sha256Of("include1"), m, {include}).ok());
   include.gid = 1000;
   ASSERT_TRUE(db->PutStone(Sha256Of("include2"), m, {include}).ok());
