@@ -274,6 +274,16 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     sources.push_back({{"url", s.url}, {"kind", s.kind}, {"hash", s.hash}, {"sha256", s.digest}});
   }
   manifest["sources"] = sources;
+  // Provenance (Meta tag 17 of every stone below): one line per upstream, then the recipe's
+  // own `inputs:` lines, in order.
+  std::vector<std::string> inputs;
+  for (const SourceRecord& s : req.sources) {
+    inputs.push_back(s.kind == "git"
+                         ? StrCat("upstream ", s.url, " git:", s.hash, " sha256:", s.digest)
+                         : StrCat("upstream ", s.url, " sha256:", s.digest));
+  }
+  inputs.insert(inputs.end(), recipe.inputs.begin(), recipe.inputs.end());
+  manifest["inputs"] = recipe.inputs;
   json builddeps = json::array();
   for (const BuildDepRecord& b : req.builddeps) {
     builddeps.push_back({{"dep", b.dep}, {"from", b.source}, {"sha256", b.sha256}});
@@ -296,6 +306,7 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     meta.homepage = recipe.homepage;
     meta.licenses = recipe.licenses;
     meta.source_id = recipe.name;
+    meta.inputs = inputs;
     std::set<Dependency> provides, depends, private_provides;
     for (const std::string& f : plan.files) {
       auto it = req.facts.find(f);
@@ -381,7 +392,10 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
     result.metas.push_back(meta);
   }
   manifest["packages"] = packages;
-  const std::string manifest_text = manifest.dump(2) + "\n";
+  // Replace, not throw, on invalid UTF-8: the writer refused such Meta already, and a path
+  // from the build tree is not ours to trust.
+  const std::string manifest_text =
+      manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 
   if (!req.check_manifest.empty()) {
     ONIX_ASSIGN_OR_RETURN(std::string committed, ReadFile(req.check_manifest));

@@ -200,11 +200,23 @@ class Parser {
       if (!seen.insert(key).second) return Error(kv.first, StrCat("duplicate field '", key, "'"));
       if (key == "name") {
         ONIX_ASSIGN_OR_RETURN(r.name, Scalar(v, key));
-        if (r.name.empty() || r.name.find_first_of("/ ()%") != std::string::npos) {
-          return Error(v, StrCat("bad package name '", r.name, "'"));
-        }
+        absl::Status valid = stone::ValidatePackageName(r.name);
+        if (!valid.ok()) return Error(v, std::string(valid.message()));
       } else if (key == "version") {
         ONIX_ASSIGN_OR_RETURN(r.version, Scalar(v, key));
+        absl::Status valid = stone::ValidateVersion(r.version);
+        if (!valid.ok()) return Error(v, std::string(valid.message()));
+      } else if (key == "inputs") {
+        // Provenance lines (Meta tag 17), written after the upstreams' own lines.
+        ONIX_ASSIGN_OR_RETURN(r.inputs, StringList(v, key));
+        for (const std::string& line : r.inputs) {
+          absl::Status valid =
+              stone::ValidateMetaString("input", line, stone::kMaxMetaStringLength);
+          if (!valid.ok() || line.empty()) {
+            return Error(v, StrCat("inputs: '", EscapeControl(line),
+                                   "': ", line.empty() ? "empty" : valid.message()));
+          }
+        }
       } else if (key == "release") {
         ONIX_ASSIGN_OR_RETURN(std::string s, Scalar(v, key));
         if (!absl::SimpleAtoi(AbslView(s), &r.release) || r.release == 0) {
@@ -288,6 +300,8 @@ class Parser {
           spec.name.replace(p, 7, r.name);
         }
       }
+      absl::Status valid = stone::ValidatePackageName(spec.name);
+      if (!valid.ok()) return Error(spec.line, std::string(valid.message()));
     }
     if (r.source_date_epoch == 0) {
       // A fixed default keeps builds reproducible even when the recipe says nothing.

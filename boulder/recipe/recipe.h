@@ -62,6 +62,11 @@ struct Recipe {
   std::string toolchain = "musl";
 
   std::vector<Upstream> upstreams;
+  // `inputs:`: extra provenance lines (the quarry fills them in generated recipes, e.g.
+  // "debian-source busybox 1:1.35.0-4+deb12u1 busybox_1.35.0.orig.tar.bz2 sha256:HEX"), each
+  // printable UTF-8 without control characters, at most 4 KiB. Every stone of the recipe
+  // carries one Meta `input` (tag 17) per upstream ("upstream URL sha256:HEX"), then these.
+  std::vector<std::string> inputs;
   std::vector<std::string> builddeps;  // typed providers or names, resolved by moss
   int builddeps_line = 0;
   // Host paths bound read-only into the sandbox besides the declared host toolchain

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "moss/base/str_cat.h"
 
 namespace onix::boulder {
 namespace {
@@ -131,6 +132,47 @@ TEST(LoadRecipe, MissingFileIsNotFoundNamingThePath) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(r.status().message().find("/nonexistent/boulder/stone.yaml"), std::string::npos);
+}
+
+// The stone spec's name and version rule (moss/stone ValidatePackageName/ValidateVersion),
+// so boulder never builds a stone moss refuses.
+TEST(ParseRecipe, NamesAndVersionsFollowTheStoneRule) {
+  const std::string tail = "release: 1\nlicense: MIT\nsummary: s\n";
+  for (const char* name : {"..", ".git", "../..", "/", "a/b", "\"a\\x1bb\"", "\"-x\""}) {
+    const std::string msg = ErrorOf(StrCat("name: ", name, "\nversion: 1\n", tail));
+    EXPECT_EQ(msg.rfind("pkg/stone.yaml:1: bad package name", 0), 0u) << name << ": " << msg;
+  }
+  EXPECT_EQ(ErrorOf(StrCat("name: ", std::string(129, 'a'), "\nversion: 1\n", tail))
+                .rfind("pkg/stone.yaml:1: bad package name", 0),
+            0u);
+  for (const char* version : {"..", "1/2", "\"1\\n2\"", "\".1\""}) {
+    const std::string msg = ErrorOf(StrCat("name: x\nversion: ", version, "\n", tail));
+    EXPECT_EQ(msg.rfind("pkg/stone.yaml:2: bad version", 0), 0u) << version << ": " << msg;
+  }
+  // Sub-package names too, after %(name) expansion.
+  const std::string msg =
+      ErrorOf(StrCat("name: x\nversion: 1\n", tail, "packages:\n  - \".git\":\n      paths: []\n"));
+  EXPECT_EQ(msg.rfind("pkg/stone.yaml:7: bad package name '.git'", 0), 0u) << msg;
+}
+
+TEST(ParseRecipe, InputsAreAListOfPrintableLinesInOrder) {
+  const std::string head = "name: x\nversion: 1\nrelease: 1\nlicense: MIT\nsummary: s\n";
+  auto r = ParseRecipe(head +
+                           "inputs:\n  - debian-source busybox 1:1.35.0-4+deb12u1 "
+                           "busybox_1.35.0.orig.tar.bz2 sha256:ab\n  - second line\n",
+                       "pkg/stone.yaml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inputs, (std::vector<std::string>{
+                           "debian-source busybox 1:1.35.0-4+deb12u1 busybox_1.35.0.orig.tar.bz2 "
+                           "sha256:ab",
+                           "second line"}));
+  EXPECT_NE(ErrorOf(head + "inputs:\n  - \"a\\x1bb\"\n").find("pkg/stone.yaml:7: inputs:"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(head + "inputs:\n  - bad \xff\n").find("pkg/stone.yaml:7: inputs:"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(head + "inputs:\n  - " + std::string(4097, 'i') + "\n")
+                .find("more than the limit of 4096"),
+            std::string::npos);
 }
 
 }  // namespace

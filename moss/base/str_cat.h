@@ -29,4 +29,31 @@ inline absl::string_view AbslView(std::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
 
+// `text` with every control character (C0 including NUL, and DEL) written as "\xNN", for
+// messages and human output that quote untrusted text: a raw newline, ESC or NUL can forge
+// or cut lines on a terminal. JSON output keeps the exact text instead.
+inline std::string EscapeControl(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+// The same for Status::message() (Debian's absl::string_view is its own type).
+inline std::string EscapeControl(absl::string_view text) {
+  return EscapeControl(std::string_view(text.data(), text.size()));
+}
+inline std::string EscapeControl(const std::string& text) {
+  return EscapeControl(std::string_view(text));
+}
+inline std::string EscapeControl(const char* text) { return EscapeControl(std::string_view(text)); }
+
 }  // namespace onix

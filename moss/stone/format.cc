@@ -201,17 +201,28 @@ std::string EncodeMeta(const Meta& meta, uint64_t build_time, uint32_t* count) {
     ++n;
   }
   if (build_time != 0) u64(MetaTag::kBuildTime, build_time);
+  for (const auto& in : meta.inputs) {
+    PutRecord(w, MetaTag::kInput, MetaType::kString, in);
+    ++n;
+  }
   if (count) *count = n;
   return std::move(w.str());
 }
 
-absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time) {
+absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time,
+                        uint32_t* records) {
   ByteReader r(bytes);
   *meta = Meta{};
   meta->build_release = 0;
   *build_time = 0;
+  if (bytes.size() > kMaxMetaPlainSize) {
+    return InvalidArgument(
+        StrCat("meta is ", bytes.size(), " bytes, more than the limit of ", kMaxMetaPlainSize));
+  }
   uint32_t seen = 0;  // bit per scalar tag, to refuse repeats
+  uint32_t found = 0;
   while (r.remaining() > 0) {
+    ++found;
     const size_t at = r.pos();
     uint16_t tag;
     uint8_t type, reserved;
@@ -225,9 +236,10 @@ absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time
     };
     if (reserved != 0) return bad("reserved byte not zero");
     const bool repeatable = tag == static_cast<uint16_t>(MetaTag::kLicense) ||
+                            tag == static_cast<uint16_t>(MetaTag::kInput) ||
                             (tag >= static_cast<uint16_t>(MetaTag::kDepends) &&
                              tag <= static_cast<uint16_t>(MetaTag::kReplaces));
-    if (tag >= 1 && tag <= 16 && !repeatable) {
+    if (tag >= 1 && tag <= kLastMetaTag && !repeatable) {
       if (seen & (1u << tag)) return bad("repeated");
       seen |= 1u << tag;
     }
@@ -250,7 +262,7 @@ absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time
       default:
         expected = MetaType::kString;
     }
-    if (tag < 1 || tag > 16) {
+    if (tag < 1 || tag > kLastMetaTag) {
       // A later v1 writer may add tags; a reader skips what it does not know.
       if (type < 1 || type > 4) return bad(StrCat("unknown value type ", type));
       continue;
@@ -315,12 +327,17 @@ absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time
       case MetaTag::kBuildTime:
         *build_time = num;
         break;
+      case MetaTag::kInput:
+        meta->inputs.push_back(s);
+        break;
     }
   }
+  if (records) *records = found;
   if (meta->name.empty()) return InvalidArgument("meta has no name");
-  if (meta->version.empty())
-    return InvalidArgument(StrCat("meta of '", meta->name, "' has no version"));
-  return absl::OkStatus();
+  if (meta->version.empty()) {
+    return InvalidArgument(StrCat("meta of '", EscapeControl(meta->name), "' has no version"));
+  }
+  return ValidateMeta(*meta);
 }
 
 std::string EncodeLayout(const std::vector<LayoutEntry>& layout) {

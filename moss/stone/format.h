@@ -47,7 +47,9 @@ enum class MetaTag : uint16_t {
   kReplaces = 14,
   kAllowSetid = 15,
   kBuildTime = 16,
+  kInput = 17,
 };
+inline constexpr uint16_t kLastMetaTag = 17;
 enum class MetaType : uint8_t { kString = 1, kU64 = 2, kDependency = 3, kBool = 4 };
 
 struct FileHeader {
@@ -116,7 +118,11 @@ absl::StatusOr<PayloadInfo> DecodePayloadHeader(std::string_view bytes);
 
 // Meta payload: records; `count` receives the record count.
 std::string EncodeMeta(const Meta& meta, uint64_t build_time, uint32_t* count);
-absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time);
+// Decodes Meta records and checks them with ValidateMeta (names, versions, UTF-8, string
+// caps); the bytes must be at most kMaxMetaPlainSize. `records` receives the number of
+// records found (unknown tags included), for the caller to compare with a declared count.
+absl::Status DecodeMeta(std::string_view bytes, Meta* meta, uint64_t* build_time,
+                        uint32_t* records = nullptr);
 
 std::string EncodeLayout(const std::vector<LayoutEntry>& layout);
 absl::StatusOr<std::vector<LayoutEntry>> DecodeLayout(std::string_view bytes, uint32_t count);

@@ -155,6 +155,12 @@ absl::StatusOr<StoneReader> StoneReader::OpenFd(UniqueFd fd, std::string name,
         return InvalidArgument(StrCat(PayloadName(i, p.kind), " declares ", p.plain_length,
                                       " plain bytes, above the limit of ", limit));
       }
+      // Meta is small by the spec: refused before a byte of it is decompressed, so a tiny
+      // stone cannot make us build a huge description in memory.
+      if (p.kind == PayloadKind::kMeta && p.plain_length > kMaxMetaPlainSize) {
+        return InvalidArgument(StrCat(PayloadName(i, p.kind), " declares ", p.plain_length,
+                                      " plain bytes, above the Meta limit of ", kMaxMetaPlainSize));
+      }
       if (p.compression == Compression::kZstd &&
           p.stored_length > ZSTD_compressBound(p.plain_length)) {
         return InvalidArgument(StrCat(PayloadName(i, p.kind), " stores ", p.stored_length,
@@ -190,8 +196,15 @@ absl::StatusOr<StoneReader> StoneReader::OpenFd(UniqueFd fd, std::string name,
       r.index_records_ = *std::move(recs);
       return absl::OkStatus();
     }
-    ONIX_RETURN_IF_ERROR_CTX(internal::DecodeMeta(plain[0], &r.meta_, &r.source_date_epoch_),
-                             PayloadName(0, PayloadKind::kMeta));
+    uint32_t meta_records = 0;
+    ONIX_RETURN_IF_ERROR_CTX(
+        internal::DecodeMeta(plain[0], &r.meta_, &r.source_date_epoch_, &meta_records),
+        PayloadName(0, PayloadKind::kMeta));
+    if (meta_records != r.payloads_[0].record_count) {
+      return InvalidArgument(StrCat(PayloadName(0, PayloadKind::kMeta), " declares ",
+                                    r.payloads_[0].record_count, " records but holds ",
+                                    meta_records));
+    }
     const size_t li = r.type_ == StoneType::kBinary ? internal::kBinaryLayout : 1;
     auto layout = internal::DecodeLayout(plain[li], r.payloads_[li].record_count);
     if (!layout.ok()) return Annotate(layout.status(), PayloadName(li, PayloadKind::kLayout));

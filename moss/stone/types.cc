@@ -109,6 +109,118 @@ absl::StatusOr<Dependency> Dependency::Parse(std::string_view text) {
   return dep;
 }
 
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
+
+namespace {
+
+absl::Status ValidateToken(std::string_view what, std::string_view text, std::string_view extra) {
+  auto bad = [&](std::string_view why) {
+    return InvalidArgument(StrCat("bad ", what, " '", EscapeControl(text), "': ", why));
+  };
+  if (text.empty()) return bad("empty");
+  if (text.size() > kMaxNameLength) {
+    return bad(StrCat(text.size(), " bytes, more than ", kMaxNameLength));
+  }
+  if (!std::isalnum(static_cast<unsigned char>(text[0]))) {
+    return bad("must start with an ASCII letter or digit");
+  }
+  for (char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && extra.find(c) == std::string_view::npos) {
+      return bad(StrCat("only ASCII letters, digits and \"", extra, "\" are allowed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidatePackageName(std::string_view name) {
+  return ValidateToken("package name", name, "._+-");
+}
+
+absl::Status ValidateVersion(std::string_view version) {
+  return ValidateToken("version", version, "._+~:^-");
+}
+
+absl::Status ValidateMetaString(std::string_view field, std::string_view value, size_t max_bytes,
+                                bool multiline) {
+  if (value.size() > max_bytes) {
+    return InvalidArgument(
+        StrCat(field, " is ", value.size(), " bytes, more than the limit of ", max_bytes));
+  }
+  if (!IsValidUtf8(value)) return InvalidArgument(StrCat(field, " is not valid UTF-8"));
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    const bool c1 = c == 0xC2 && i + 1 < value.size() &&
+                    static_cast<unsigned char>(value[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(value[i + 1]) <= 0x9F;
+    if ((c < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || c == 0x7f || c1) {
+      return InvalidArgument(StrCat(field, " contains a control character at byte ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMeta(const Meta& meta) {
+  ONIX_RETURN_IF_ERROR(ValidatePackageName(meta.name));
+  ONIX_RETURN_IF_ERROR(ValidateVersion(meta.version));
+  if (!meta.source_id.empty()) {
+    ONIX_RETURN_IF_ERROR_CTX(ValidatePackageName(meta.source_id), "source id");
+  }
+  ONIX_RETURN_IF_ERROR(ValidateMetaString("architecture", meta.architecture, kMaxMetaStringLength));
+  ONIX_RETURN_IF_ERROR(ValidateMetaString("summary", meta.summary, kMaxMetaStringLength));
+  ONIX_RETURN_IF_ERROR(
+      ValidateMetaString("description", meta.description, kMaxDescriptionLength, true));
+  ONIX_RETURN_IF_ERROR(ValidateMetaString("homepage", meta.homepage, kMaxMetaStringLength));
+  for (const auto& l : meta.licenses) {
+    ONIX_RETURN_IF_ERROR(ValidateMetaString("license", l, kMaxMetaStringLength));
+  }
+  for (const auto& in : meta.inputs) {
+    ONIX_RETURN_IF_ERROR(ValidateMetaString("input", in, kMaxMetaStringLength));
+  }
+  for (const auto* list : {&meta.depends, &meta.provides, &meta.conflicts, &meta.replaces}) {
+    for (const Dependency& d : *list) {
+      ONIX_RETURN_IF_ERROR(ValidateMetaString("dependency name", d.name, kMaxMetaStringLength));
+      ONIX_RETURN_IF_ERROR(
+          ValidateMetaString("dependency version", d.version, kMaxMetaStringLength));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string Meta::Nvr() const {
   return StrCat(name, " ", version, "-", source_release, "-", build_release);
 }

@@ -77,11 +77,42 @@ struct Meta {
   std::vector<Dependency> conflicts;
   std::vector<Dependency> replaces;  // obsoletes: installing this removes those
   bool allow_setid = false;          // layout may carry setuid/setgid bits
+  // Provenance: one line per exact build input, in order ("upstream URL sha256:HEX",
+  // "debian-source NAME VERSION FILE sha256:HEX"). Meta tag 17, repeating.
+  std::vector<std::string> inputs;
 
   // "name version-source_release-build_release", e.g. "zlib 1.3-1-1".
   std::string Nvr() const;
 
   friend bool operator==(const Meta&, const Meta&) = default;
 };
+
+// The spec's limits on Meta strings (docs/stone-format.md, "Meta"): the description may be
+// long, every other string is one line-ish field.
+inline constexpr size_t kMaxNameLength = 128;               // package names and versions
+inline constexpr size_t kMaxDescriptionLength = 64u << 10;  // Meta tag 7
+inline constexpr size_t kMaxMetaStringLength = 4u << 10;    // every other string
+inline constexpr size_t kMaxMetaPlainSize = 1u << 20;       // a Meta payload's plain bytes
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// The one rule for package names (spec "Names and versions"): 1..128 bytes of ASCII letters,
+// digits and "._+-", starting with a letter or digit (so never "", ".", "..", ".git", and
+// never a "/" or a control character). InvalidArgument naming the text and the rule broken.
+absl::Status ValidatePackageName(std::string_view name);
+// Versions: 1..128 bytes of ASCII letters, digits and "._+~:^-", starting with a letter or
+// digit. InvalidArgument naming the text and the rule broken.
+absl::Status ValidateVersion(std::string_view version);
+// A free-text Meta string (summary, description, homepage, license, source id, input, a
+// dependency's name or version): valid UTF-8, at most `max_bytes`, no control characters
+// (C0, DEL, C1) except a newline and tab when `multiline` (the description).
+// InvalidArgument naming `field`.
+absl::Status ValidateMetaString(std::string_view field, std::string_view value, size_t max_bytes,
+                                bool multiline = false);
+// Every rule above on a whole Meta: name and version, source id (a package name when set),
+// every string and dependency. Used by the stone reader, the writer, the index parser and
+// boulder, so a value one of them accepts the others accept too.
+absl::Status ValidateMeta(const Meta& meta);
 
 }  // namespace onix::stone

@@ -210,10 +210,18 @@ absl::Status CheckMeta(const Meta& meta) {
   for (const auto* list : {&meta.depends, &meta.provides, &meta.conflicts, &meta.replaces}) {
     for (const auto& d : *list) {
       if (d.name.empty() || d.name.size() > internal::kMaxPathLength) {
-        return InvalidArgument(StrCat("meta of '", meta.name, "': dependency name of ",
-                                      d.name.size(), " bytes (1..4095 allowed)"));
+        return InvalidArgument(StrCat("meta of '", EscapeControl(meta.name),
+                                      "': dependency name of ", d.name.size(),
+                                      " bytes (1..4095 allowed)"));
       }
     }
+  }
+  // The reader's rules, so we never write a stone no reader accepts.
+  ONIX_RETURN_IF_ERROR_CTX(ValidateMeta(meta), "checking meta");
+  const size_t plain = internal::EncodeMeta(meta, 0, nullptr).size() + 16;
+  if (plain > kMaxMetaPlainSize) {
+    return InvalidArgument(StrCat("meta of '", meta.name, "' encodes to ", plain,
+                                  " bytes, more than the limit of ", kMaxMetaPlainSize));
   }
   return absl::OkStatus();
 }

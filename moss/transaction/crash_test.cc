@@ -633,5 +633,96 @@ TEST_F(CrashFixture, SecondMossDuringATransactionWaitsOrIsRefused) {
   ExpectConsistent(*r, "after both", /*boot=*/true, {"beta.conf"});
 }
 
+// Issue 30: a post-commit phase that fails every time (history refusing a tree entry, a boot
+// partition that cannot be written, ...) never wedges the root: the transaction finishes with
+// a warning, recovery from a crash inside the phase finishes too, and every later command
+// works. Each phase is failed with MOSS_FAIL_AT=<phase>, which stays set throughout.
+struct PostCommitPhase {
+  std::string phase;         // MOSS_FAIL_AT
+  std::string intent_point;  // MOSS_CRASH_AT inside the phase
+};
+class PostCommitFailureTest : public CrashFixture,
+                              public ::testing::WithParamInterface<PostCommitPhase> {
+ protected:
+  void TearDown() override { ::unsetenv("MOSS_FAIL_AT"); }
+};
+
+bool Mentions(const std::vector<std::string>& warnings, std::string_view what) {
+  for (const auto& w : warnings) {
+    if (w.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_P(PostCommitFailureTest, PermanentFailureIsAWarningAndTheRootStaysUsable) {
+  const PostCommitPhase& p = GetParam();
+  const std::string first = Install({linux1_, a_});
+  const auto expected = Reference({{linux1_, a_}, {linux2_, b_}});
+  const std::string injected = StrCat("injected failure at ", p.phase);
+  ::setenv("MOSS_FAIL_AT", p.phase.c_str(), 1);
+
+  // The transaction itself: finished, with the failure as a warning and no journal left.
+  {
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto res = Apply(*r, *InstallSelection(*r, {linux2_, b_}), options_);
+    ASSERT_TRUE(res.ok()) << p.phase << ": " << res.status();
+    EXPECT_TRUE(Mentions(res->warnings, injected)) << p.phase;
+    EXPECT_EQ(ActiveNow(), res->plan.to_fstx);
+    EXPECT_EQ(UsrOf(*root_, "usr"), expected) << p.phase;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << p.phase;
+  }
+
+  // A crash inside the phase, then recovery while the phase still fails: forward, finished.
+  const int killed = CrashIn(p.intent_point, [&](MachineRoot& r) -> absl::Status {
+    ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {c_}));
+    return Apply(r, sel, options_).status();
+  });
+  ASSERT_EQ(killed, 1) << "not killed at " << p.intent_point;
+  ASSERT_TRUE(*fs::ExistsAt(root_->fd(), ".moss/journal"));
+  auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto report = Recover(*r, options_);
+  ASSERT_TRUE(report.ok()) << p.phase << ": " << report.status();
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << p.phase;
+  EXPECT_NE(UsrOf(*root_, "usr").count("bin/c"), 0u) << p.phase << ": not rolled forward";
+
+  // Every later command works while the phase keeps failing.
+  auto again = Recover(*r, options_);
+  EXPECT_TRUE(again.ok()) << again.status();
+  auto removed = Apply(*r, *RemoveSelection(*r, {"gamma"}), options_);
+  EXPECT_TRUE(removed.ok()) << p.phase << ": " << removed.status();
+  auto activated = Activate(*r, first, options_);
+  EXPECT_TRUE(activated.ok()) << p.phase << ": " << activated.status();
+  EXPECT_EQ(ActiveNow(), first);
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << p.phase;
+
+  // Once the cause is gone, the next command catches up (the active state's history commit
+  // and boot entries).
+  ::unsetenv("MOSS_FAIL_AT");
+  auto healed = Recover(*r, options_);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  for (const auto& w : healed->warnings) ADD_FAILURE() << p.phase << ": warning: " << w;
+  auto next = Apply(*r, *InstallSelection(*r, {c_}), options_);
+  ASSERT_TRUE(next.ok()) << next.status();
+  const std::string git = StrCat("git --git-dir ", root_->path(), "/.moss/history.git ");
+  EXPECT_NE(
+      onix::testing::RunCommand(git + "show HEAD:state").find("fstx " + next->plan.to_fstx + "\n"),
+      std::string::npos)
+      << p.phase;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryPostCommitPhase, PostCommitFailureTest,
+    ::testing::Values(PostCommitPhase{"root-links", "root-links-intent"},
+                      PostCommitPhase{"system-triggers", "system-triggers-intent"},
+                      PostCommitPhase{"boot-entries-synced", "boot-sync-intent"},
+                      PostCommitPhase{"history-committed", "history-intent"}),
+    [](const ::testing::TestParamInfo<PostCommitPhase>& info) {
+      std::string name = info.param.phase;
+      for (auto& ch : name) ch = ch == '-' ? '_' : ch;
+      return name;
+    });
+
 }  // namespace
 }  // namespace onix::moss::transaction

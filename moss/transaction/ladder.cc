@@ -133,6 +133,13 @@ absl::Status ArchivePrevious(MachineRoot& root, const SwitchContext& ctx) {
   return Annotate(fs::FsyncDirAt(root.states_fd(), kStaging), what);
 }
 
+// The warning of a history phase that failed and was skipped.
+std::string HistorySkipped(const absl::Status& s) {
+  return StrCat(EscapeControl(s.message()),
+                "; skipped: the state is active, its history commit is missing until a later "
+                "moss command records it");
+}
+
 // Phase "history committed": the state's commit (parent = the state it was built from) and
 // refs/states/<fstx>, then refs/heads/active. Each ref update is atomic; CommitState is
 // idempotent, so a crash between them is completed by running this again.
@@ -240,9 +247,14 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
   if (from("root-links")) {
     EnterPhase(ctx, "root-links");
     CrashPoint("root-links-intent");
-    EnsureRootLinks(root, warnings);
-    CrashPoint("root-links-linked");
-    MergeEtc(root, ctx, etc, warnings);
+    absl::Status failed = FailPoint("root-links");
+    if (failed.ok()) {
+      EnsureRootLinks(root, warnings);
+      CrashPoint("root-links-linked");
+      MergeEtc(root, ctx, etc, warnings);
+    } else {
+      warnings.push_back(StrCat("linking the root and merging /etc: ", failed.message()));
+    }
     CrashPoint("root-links");
     EndPhase(ctx, "root-links");
   }
@@ -267,7 +279,10 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
         FiringSystemTriggers(root, ctx, changes_known, warnings);
     if (!firing.empty()) EnterPhase(ctx, "system-triggers");
     CrashPoint("system-triggers-intent");
+    absl::Status injected = FailPoint("system-triggers");
+    if (!injected.ok()) warnings.push_back(StrCat("system triggers: ", injected.message()));
     for (const auto& t : firing) {
+      if (!injected.ok()) break;
       Log(o, StrCat("running system trigger ", t.name));
       absl::Status s = triggers::RunInRoot(root.path(), t.run);
       if (!s.ok()) warnings.push_back(StrCat("system trigger ", t.name, ": ", s.message()));
@@ -296,7 +311,8 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
     CrashPoint("boot-sync-intent");
     if (o.boot_hook) {
       absl::StatusOr<std::vector<RetainedState>> states = root.RetainedStates();
-      absl::Status s = states.ok() ? o.boot_hook(root.path(), *states) : states.status();
+      absl::Status s = FailPoint("boot-entries-synced");
+      if (s.ok()) s = states.ok() ? o.boot_hook(root.path(), *states) : states.status();
       if (!s.ok()) warnings.push_back(StrCat("syncing boot entries: ", s.message()));
     }
     CrashPoint("boot-entries-synced");
@@ -305,7 +321,13 @@ absl::Status FinishForward(MachineRoot& root, SwitchContext& ctx, size_t first, 
 
   EnterPhase(ctx, "history-committed");
   CrashPoint("history-intent");
-  ONIX_RETURN_IF_ERROR(CommitHistory(root, ctx, warnings));
+  // The history is the audit trail, not the state: a commit that fails (a name git refuses,
+  // a full disk, a broken repository) must not keep the journal and wedge every later
+  // command. The phase is skipped with a warning; every later command's recovery retries it
+  // (EnsureHistory) and warns again until it succeeds.
+  absl::Status recorded = FailPoint("history-committed");
+  if (recorded.ok()) recorded = CommitHistory(root, ctx, warnings);
+  if (!recorded.ok()) warnings.push_back(HistorySkipped(recorded));
   CrashPoint("history-committed");
 
   // Phase "complete": the empty staging directory goes, then the journal. Neither needs a

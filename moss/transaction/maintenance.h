@@ -16,6 +16,9 @@ namespace onix::moss::transaction {
 struct RemoveResult {
   std::vector<std::string> removed;  // fstx ids
   GcResult gc;
+  // What failed after the commit point without stopping the removal (a history ref that
+  // could not be dropped).
+  std::vector<std::string> warnings;
 };
 
 // Removes the named states (trees, database rows, history refs) and the quarantined candidate
