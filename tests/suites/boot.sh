@@ -3,13 +3,7 @@
 # mark-good, XBOOTLDR detection, crash during sync, and bad input.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-pass=0 fail=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 
 bazel build //moss:moss >/dev/null 2>&1 || { check "bazel build //moss:moss" false; finish; }
 moss=$PWD/bazel-bin/moss/moss
@@ -32,6 +26,8 @@ check "boot install --no-bootctl copies BOOTX64.EFI" \
 if command -v bootctl >/dev/null; then
   check "boot install uses the real bootctl" \
     bash -c "'$moss' --root '$r' boot install | grep -q 'bootctl install' && [[ -f '$r/boot/EFI/systemd/systemd-bootx64.efi' && ! -e '$r/boot/loader/random-seed' ]]"
+else
+  skip "boot install uses the real bootctl" "bootctl not installed (Debian package systemd-boot)"
 fi
 check "boot sync writes one counted entry per state" \
   bash -c "'$moss' --root '$r' boot sync >/dev/null && ls '$r/boot/loader/entries' | tr '\n' ' ' | grep -qx 'onix-1-aaaa+3.conf onix-2-bbbb+3.conf '"

@@ -5,13 +5,7 @@
 # temp root (and refuses an unknown one without touching /usr).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-pass=0 fail=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/onix-initrd-stone.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -6,21 +6,19 @@
 # and leave the disk's /usr as it was.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok $((pass + fail)) - $1"; }
-notok() { fail=$((fail + 1)); echo "not ok $((pass + fail)) - $1"; }
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 
 kver=$(ls /lib/modules 2>/dev/null | sort -V | tail -1)
 for need in qemu-system-x86_64 mkfs.ext4 debugfs cpio; do
   command -v $need >/dev/null || PATH=$PATH:/usr/sbin:/sbin
-  command -v $need >/dev/null || { echo "# skip: $need missing"; finish; }
+  command -v $need >/dev/null || { skip "the boot smoke test (every boot)" "$need missing"; finish; }
 done
 if [[ -z $kver || ! -r /boot/vmlinuz-$kver || ! -x /bin/busybox ]]; then
-  echo "# skip: needs linux-image-amd64 (/boot/vmlinuz + /lib/modules) and busybox-static"; finish
+  skip "the boot smoke test (every boot)" "needs linux-image-amd64 (/boot/vmlinuz + /lib/modules) and busybox-static"
+  finish
 fi
 
-bazel build //moss:moss //boot/initrd:onix-select-fstx >/dev/null 2>&1 || { notok "bazel build"; finish; }
+bazel build //moss:moss //boot/initrd:onix-select-fstx >/dev/null 2>&1 || { not_ok "bazel build"; finish; }
 moss=bazel-bin/moss/moss
 work=$(mktemp -d "${TMPDIR:-/tmp}/onix-boot-smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -30,7 +28,7 @@ if bash boot/initrd/mkinitramfs.sh --kver "$kver" --output "$work/initrd.img" \
      --select-tool bazel-bin/boot/initrd/onix-select-fstx >"$work/mkinitramfs.log" 2>&1; then
   ok "initramfs built"
 else
-  notok "initramfs built"; cat "$work/mkinitramfs.log"; finish
+  not_ok "initramfs built"; cat "$work/mkinitramfs.log"; finish
 fi
 root=$work/rootdir
 mk_state() { # usr-dir fstx
@@ -61,11 +59,11 @@ if $moss --root "$root" boot sync --esp "$work/esp" >"$work/sync.log" 2>&1 &&
    [[ -f $work/esp/loader/entries/onix-1-aaaa+3.conf && -f $work/esp/loader/entries/onix-2-bbbb+3.conf ]]; then
   ok "moss boot sync wrote entries for both states"
 else
-  notok "moss boot sync wrote entries for both states"; cat "$work/sync.log"; finish
+  not_ok "moss boot sync wrote entries for both states"; cat "$work/sync.log"; finish
 fi
 entry_key() { sed -n "s/^$2 //p" "$work/esp/loader/entries/$1"; }
 
-mkfs.ext4 -q -F -L onixroot -d "$root" "$work/root.img" 128M || { notok "mkfs.ext4"; finish; }
+mkfs.ext4 -q -F -L onixroot -d "$root" "$work/root.img" 128M || { not_ok "mkfs.ext4"; finish; }
 
 boot() { # entry-file [options-override] -> serial log in $work/serial.log
   local entry=$1 options=${2:-}
@@ -84,13 +82,13 @@ boot onix-1-aaaa+3.conf
 if grep -q "ONIX-STAGE2: usr=1-aaaa" "$work/serial.log"; then
   ok "booting entry onix-1-aaaa runs state 1-aaaa"
 else
-  notok "booting entry onix-1-aaaa runs state 1-aaaa"; tail -20 "$work/serial.log"
+  not_ok "booting entry onix-1-aaaa runs state 1-aaaa"; tail -20 "$work/serial.log"
 fi
 if [[ $(disk_fstx /usr/.fstx) == 1-aaaa && $(disk_fstx /.moss/root/2-bbbb/usr/.fstx) == 2-bbbb ]] &&
    ! debugfs -R "stat /.moss/root/1-aaaa" "$work/root.img" 2>/dev/null | grep -q Inode; then
   ok "on disk: 1-aaaa is /usr, 2-bbbb archived under its own name"
 else
-  notok "on disk: 1-aaaa is /usr, 2-bbbb archived under its own name"
+  not_ok "on disk: 1-aaaa is /usr, 2-bbbb archived under its own name"
 fi
 
 # 4. A state that does not exist: emergency message, /usr untouched.
@@ -100,14 +98,14 @@ if grep -q "ONIX-INITRD: EMERGENCY: cannot boot state 9-zzzz" "$work/serial.log"
    ! grep -q "ONIX-STAGE2" "$work/serial.log"; then
   ok "unknown moss.fstx stops in the emergency shell with a clear message"
 else
-  notok "unknown moss.fstx stops in the emergency shell with a clear message"; tail -20 "$work/serial.log"
+  not_ok "unknown moss.fstx stops in the emergency shell with a clear message"; tail -20 "$work/serial.log"
 fi
 [[ $(disk_fstx /usr/.fstx) == 1-aaaa ]] && ok "unknown moss.fstx left /usr as it was" ||
-  notok "unknown moss.fstx left /usr as it was"
+  not_ok "unknown moss.fstx left /usr as it was"
 
 # 5. And back to the newer state.
 boot onix-2-bbbb+3.conf
 grep -q "ONIX-STAGE2: usr=2-bbbb" "$work/serial.log" && [[ $(disk_fstx /usr/.fstx) == 2-bbbb ]] &&
   ok "booting entry onix-2-bbbb switches back to 2-bbbb" ||
-  { notok "booting entry onix-2-bbbb switches back to 2-bbbb"; tail -20 "$work/serial.log"; }
+  { not_ok "booting entry onix-2-bbbb switches back to 2-bbbb"; tail -20 "$work/serial.log"; }
 finish

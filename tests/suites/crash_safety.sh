@@ -8,13 +8,7 @@
 # clean, no journal or staging, and the next transaction works.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-pass=0 fail=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 
 command -v strace >/dev/null || { check "strace is installed" false; finish; }
 bazel build //moss:moss //moss/stone:pack_tree >/dev/null 2>&1 ||

@@ -3,13 +3,7 @@
 # outputs, exit codes, the /usr switch, rollback, prune, verify --repair, and bad input.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-pass=0 fail=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 
 bazel build //moss:moss //moss/stone:pack_tree >/dev/null 2>&1 ||
   { check "bazel build //moss:moss //moss/stone:pack_tree" false; finish; }
@@ -107,7 +101,7 @@ check "state recover on a clean root has nothing to do" \
 e=$(stone epsilon 1.0 bin/epsilon=e)
 MOSS_CRASH_AT=tx-triggers-done "$moss" --root "$root" install "$e" >/dev/null 2>&1
 check "a crash before the exchange is rolled back by the next command" \
-  bash -c "'$moss' --root '$root' list installed | grep -qv epsilon && [[ ! -e '$root/usr/bin/epsilon' ]] && '$moss' --root '$root' install '$e' >/dev/null && [[ -e '$root/usr/bin/epsilon' ]]"
+  bash -c "out=\$('$moss' --root '$root' list installed) && grep -q . <<<\"\$out\" && ! grep -q epsilon <<<\"\$out\" && [[ ! -e '$root/usr/bin/epsilon' ]] && '$moss' --root '$root' install '$e' >/dev/null && [[ -e '$root/usr/bin/epsilon' ]]"
 exec 9>>"$root/.moss/lock"; flock 9
 timeout 2 "$moss" --root "$root" state prune --keep 1 --yes >"$work/out" 2>&1; rc=$?
 flock -u 9; exec 9>&-

@@ -6,7 +6,7 @@
 # the daemon (recording its pid; only that pid is stopped), `nix profile install
 # nixpkgs#ripgrep` resolves offline to a local path flake, and a fresh login shell finds `rg`,
 # for root and for an ordinary user who reaches the store only through the daemon.
-# Prints TAP-style lines and ends with "N passed, N failed".
+# Prints TAP lines and ends with "N passed, N failed, N skipped" (tests/lib/common.sh).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -136,23 +136,21 @@ EOF
   }
   t "unseed removes users and hooks and leaves /nix (store, profiles) alone" unseed_keeps_nix
   stop_daemon
+  echo "end" >>"$results"
   exit 0
 fi
 
 # ---- outside: build, temp-root checks, then the namespace part ------------------------------
 cd "$repo"
-pass=0 fail=0 n=0
+source tests/lib/common.sh
 report() {  # report "ok"|"not ok" description
-  n=$((n + 1))
-  if [[ $1 == ok ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
-  echo "$1 $n - $2"
+  if [[ $1 == ok ]]; then ok "$2"; else not_ok "$2"; fi
 }
 t() { if "${@:2}" >/dev/null 2>&1; then report ok "$1"; else report "not ok" "$1"; fi; }
 
 if ! bazel build //nix-integration:onix-nix-integration >/dev/null 2>&1; then
   report "not ok" "bazel build //nix-integration:onix-nix-integration"
-  echo "$pass passed, $fail failed"
-  exit 1
+  finish
 fi
 S=$(mktemp -d /tmp/onix-nix-plane.XXXXXX)
 trap 'rm -rf "$S"' EXIT
@@ -292,6 +290,8 @@ while read -r status desc; do
     not) report "not ok" "${desc#ok - }" ;;
   esac
 done <"$S/results"
-if [[ $fail -gt 0 && -s $S/log ]]; then echo "# log:"; sed 's/^/#   /' "$S/log" | tail -40; fi
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+# The namespace part writes "end" after its last check: without it, the checks after the
+# point where it stopped never ran.
+grep -qx end "$S/results" || report "not ok" "the namespace part ran to its end (it stopped early: see the log)"
+if [[ $_t_fail -gt 0 && -s $S/log ]]; then echo "# log:"; sed 's/^/#   /' "$S/log" | tail -40; fi
+finish

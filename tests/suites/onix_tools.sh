@@ -8,14 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-pass=0 fail=0
-check() { # name command...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-note() { printf '%s\n' "$@" | sed 's/^/# /' | tail -20; }
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+source tests/lib/common.sh
 
 if ! out=$(bazel build //moss //boulder //onix-cli:onix //nix-integration:onix-nix-integration 2>&1); then
   note "$out"; check "bazel build of moss, boulder, onix, onix-nix-integration" false; finish

@@ -7,13 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-n=0 passed=0 failed=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-  [[ -n ${2:-} ]] && sed 's/^/#   /' <<<"$2" | tail -25
-}
-finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
+source tests/lib/common.sh
 
 work=$(mktemp -d "$repo/build/quarry-suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -15,10 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 shots="$repo/build/site-screenshots"
-n=0 passed=0 failed=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-finish() { echo "$passed passed, $failed failed"; [[ $failed -eq 0 ]]; exit $?; }
+source tests/lib/common.sh
 
 if ! command -v chromium >/dev/null; then
   not_ok "chromium is installed (tools/setup installs it)"
@@ -119,18 +116,28 @@ for page in "" $(grep -v '^$' <<<"$pages") no-such-page; do
   else
     ok "page /$page loads without console errors or failed requests"
   fi
-  # Light at desktop and phone width, and dark (prefers-color-scheme: dark) at desktop.
+  # Light at desktop and phone width, and dark (prefers-color-scheme: dark) at desktop: one
+  # check per page that each screenshot is a PNG of the window size asked for and that the
+  # dark one is darker than the light one (the site's dark scheme applied).
+  shot_problems=() luma_desktop= luma_dark=
   for variant in desktop phone dark; do
-    flags=(--window-size=1280,900)
-    [[ $variant == phone ]] && flags=(--window-size=390,844)
+    flags=(--window-size=1280,900) want=1280x900
+    [[ $variant == phone ]] && flags=(--window-size=390,844) want=390x844
     [[ $variant == dark ]] && flags+=(--force-dark-mode --blink-settings=preferredColorScheme=0)
     png="$shots/$name-$variant.png"
     chrome "$url" "$tmp/$name-$variant" --screenshot="$png" "${flags[@]}" --hide-scrollbars
-    if [[ -s $png ]] && [[ $(head -c 8 "$png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
-      ok "screenshot $(basename "$png")"
-    else
-      not_ok "screenshot $(basename "$png")"
-    fi
+    got=$(python3 tests/lib/png_info.py "$png" 2>/dev/null) || { shot_problems+=("$variant: no PNG"); continue; }
+    [[ ${got% *} == "$want" ]] || shot_problems+=("$variant: ${got% *}, not $want")
+    [[ $variant == desktop ]] && luma_desktop=${got#* }
+    [[ $variant == dark ]] && luma_dark=${got#* }
   done
+  if [[ -n $luma_desktop && -n $luma_dark ]] && ((luma_dark >= luma_desktop)); then
+    shot_problems+=("dark is not darker than light (luma $luma_dark vs $luma_desktop)")
+  fi
+  if ((${#shot_problems[@]})); then
+    not_ok "screenshots of /$page: ${shot_problems[*]}"
+  else
+    ok "screenshots of /$page: desktop 1280x900, phone 390x844, dark darker than light"
+  fi
 done
 finish

@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end checks of stones through the moss binary: pack (pack_tree), moss inspect
 # [--json|--layout|--check], moss extract, determinism, and refusal of corrupt input.
-# Works only below a private temporary directory. Ends with "N passed, N failed".
+# Works only below a private temporary directory. Ends with "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/stone-suite.XXXXXX)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0 n=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else notok "$what"; fi; }
+source tests/lib/common.sh
 
 if bazel build //moss:moss //moss/stone:pack_tree >"$work/bazel.log" 2>&1; then
   ok "moss and pack_tree build"
 else
-  tail -20 "$work/bazel.log"; notok "moss and pack_tree build"
-  echo "$passed passed, $failed failed"; exit 1
+  tail -20 "$work/bazel.log"; not_ok "moss and pack_tree build"
+  finish
 fi
 bin=$(bazel info bazel-bin 2>/dev/null)
 moss=$bin/moss/moss pack=$bin/moss/stone/pack_tree
@@ -29,17 +26,17 @@ head -c 3000000 /dev/urandom >"$t/lib/deep/blob"
 ln -s hello "$t/bin/hi"; ln -s ../../bin/hello "$t/lib/deep/up"; ln -s /usr/lib "$t/lib64"
 chmod 750 "$t/share"
 
-check "pack a tree" "$pack" "$t" "$work/a.stone" hello 1.0 --epoch 1700000000
+check_quiet "pack a tree" "$pack" "$t" "$work/a.stone" hello 1.0 --epoch 1700000000
 "$pack" "$t" "$work/b.stone" hello 1.0 --epoch 1700000000
-check "the same tree and meta give byte-identical stones" cmp -s "$work/a.stone" "$work/b.stone"
+check_quiet "the same tree and meta give byte-identical stones" cmp -s "$work/a.stone" "$work/b.stone"
 
 out=$("$moss" inspect "$work/a.stone" 2>&1)
-check "inspect prints name, payloads and compression" \
+check_quiet "inspect prints name, payloads and compression" \
   grep -q 'name: *hello' <<<"$out"
-check "inspect lists the payloads and the compression ratio" \
+check_quiet "inspect lists the payloads and the compression ratio" \
   grep -q 'compression: .*x (' <<<"$out"
 json=$("$moss" inspect --json --layout "$work/a.stone")
-check "inspect --json is JSON with meta and layout" python3 -c '
+check_quiet "inspect --json is JSON with meta and layout" python3 -c '
 import json, sys
 j = json.loads(sys.argv[1])
 assert j["meta"]["name"] == "hello" and j["type"] == "binary"
@@ -47,19 +44,19 @@ paths = {e["path"] for e in j["layout"]}
 assert {"bin/hello", "bin/hi", "lib/deep/blob", "share/doc/A"} <= paths, paths
 assert j["files"]["unique_contents"] == 4, j["files"]
 ' "$json"
-check "inspect --layout lists symlinks with targets" \
+check_quiet "inspect --layout lists symlinks with targets" \
   grep -q '/usr/bin/hi -> hello' <<<"$("$moss" inspect --layout "$work/a.stone")"
-check "inspect --check passes on a good stone" "$moss" inspect --check "$work/a.stone"
+check_quiet "inspect --check passes on a good stone" "$moss" inspect --check "$work/a.stone"
 
-check "extract materialises the tree" "$moss" extract "$work/a.stone" "$work/x"
-check "extracted tree has the same bytes" diff -r --no-dereference "$t" "$work/x"
+check_quiet "extract materialises the tree" "$moss" extract "$work/a.stone" "$work/x"
+check_quiet "extracted tree has the same bytes" diff -r --no-dereference "$t" "$work/x"
 modes() { (cd "$1" && find . -printf '%y %m %p %l\n' | sort); }
-check "extracted tree has the same types, modes and link targets" \
+check_quiet "extracted tree has the same types, modes and link targets" \
   diff <(modes "$t") <(modes "$work/x")
 
 before=$(modes "$work/x")
 "$moss" extract "$work/a.stone" "$work/x" >/dev/null 2>"$work/err"; rc=$?
-check "extract into an existing directory is refused and changes nothing" \
+check_quiet "extract into an existing directory is refused and changes nothing" \
   test $rc -ne 0 -a "$before" = "$(modes "$work/x")"
 
 # Corrupt one byte in the middle of the content payload (payload 1: after the header, the
@@ -75,21 +72,20 @@ b[off + 64 + content_stored // 2] ^= 0x55
 open(sys.argv[2], "wb").write(bytes(b))
 PY
 "$moss" inspect --check "$work/bad.stone" >/dev/null 2>"$work/err"; rc=$?
-check "inspect --check exits non-zero on a corrupt content byte" \
+check_quiet "inspect --check exits non-zero on a corrupt content byte" \
   test $rc -ne 0 -a -n "$(grep -E 'checksum mismatch|corrupt zstd|does not match' "$work/err")"
 "$moss" extract "$work/bad.stone" "$work/y" >/dev/null 2>"$work/err"; rc=$?
 leftover=$(ls -A "$work" | grep -c '^\.y\.extract-' || true)
-check "extract of a corrupt stone fails and leaves neither DIR nor a temporary" \
+check_quiet "extract of a corrupt stone fails and leaves neither DIR nor a temporary" \
   test $rc -ne 0 -a ! -e "$work/y" -a "$leftover" = 0
 
 head -c 1000 "$work/a.stone" >"$work/cut.stone"
 "$moss" inspect "$work/cut.stone" >/dev/null 2>"$work/err"; rc=$?
-check "a truncated stone is refused as bad input (exit 2) naming the file" \
+check_quiet "a truncated stone is refused as bad input (exit 2) naming the file" \
   test $rc -eq 2 -a -n "$(grep -F "$work/cut.stone" "$work/err")"
 printf 'hello world, this is plain text and not a stone at all\n' >"$work/text.stone"
 "$moss" inspect "$work/text.stone" >/dev/null 2>"$work/err"; rc=$?
-check "a non-stone is refused with 'bad magic'" \
+check_quiet "a non-stone is refused with 'bad magic'" \
   test $rc -eq 2 -a -n "$(grep 'bad magic' "$work/err")"
 
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+finish

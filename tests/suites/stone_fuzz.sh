@@ -2,21 +2,19 @@
 # libFuzzer smoke run of the stone reader (moss/stone/fuzz/reader_fuzzer.cc): builds it with
 # clang++ -fsanitize=fuzzer,address (Bazel's toolchain is gcc), seeds a corpus with valid
 # stones packed by //moss/stone:pack_tree, and fuzzes for STONE_FUZZ_SECONDS (default 60).
-# Ends with "N passed, N failed".
+# Ends with "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 seconds=${STONE_FUZZ_SECONDS:-60}
 work=$(mktemp -d /tmp/stone-fuzz-suite.XXXXXX)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0 n=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+source tests/lib/common.sh
 
 if bazel build //moss/stone:pack_tree >"$work/bazel.log" 2>&1; then
   ok "pack_tree builds"
 else
-  tail -20 "$work/bazel.log"; notok "pack_tree builds"
+  tail -20 "$work/bazel.log"; not_ok "pack_tree builds"
 fi
 pack=$repo/bazel-bin/moss/stone/pack_tree
 
@@ -29,7 +27,7 @@ if clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address -I. "${srcs[@]}" -o "$wor
   -lzstd -lcrypto $absl_libs >"$work/clang.log" 2>&1; then
   ok "reader fuzzer builds with clang++ -fsanitize=fuzzer,address"
 else
-  tail -30 "$work/clang.log"; notok "reader fuzzer builds with clang++ -fsanitize=fuzzer,address"
+  tail -30 "$work/clang.log"; not_ok "reader fuzzer builds with clang++ -fsanitize=fuzzer,address"
 fi
 
 # Seed corpus: valid stones of several shapes.
@@ -45,7 +43,7 @@ for t in t1 t2 t3; do
 done
 "$pack" "$work/t1" "$work/corpus/t1-l19.stone" seed 2.0 --level 19 --epoch 1700000000 && seeds=$((seeds + 1))
 chmod 755 "$work/t3/d"
-if [[ $seeds == 4 ]]; then ok "seed corpus of $seeds valid stones"; else notok "seed corpus ($seeds of 4)"; fi
+if [[ $seeds == 4 ]]; then ok "seed corpus of $seeds valid stones"; else not_ok "seed corpus ($seeds of 4)"; fi
 
 if [[ -x $work/reader_fuzzer ]]; then
   mkdir -p "$work/artifacts"
@@ -59,10 +57,9 @@ if [[ -x $work/reader_fuzzer ]]; then
     tail -40 "$work/fuzz.log"
     ls "$work/artifacts" | sed 's/^/# artifact: /'
     mkdir -p build && cp "$work"/artifacts/* build/ 2>/dev/null
-    notok "fuzzing the reader found a crash (artifact copied to build/)"
+    not_ok "fuzzing the reader found a crash (artifact copied to build/)"
   fi
 else
-  notok "fuzzing the reader (no fuzzer binary)"
+  not_ok "fuzzing the reader (no fuzzer binary)"
 fi
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+finish

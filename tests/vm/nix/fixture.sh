@@ -5,20 +5,20 @@
 NIX_VM_DIR=$VM_REPO/tests/vm/nix
 
 # nix_agent NAME OUT.raw [FILE_OR_DIR...]: the agent disk of scenario NAME: its guest script
-# (tests/vm/nix/guest/NAME.sh) as run.sh, the guest library, the offline flake, a static rg
-# stub for the flake to package, and the given extra files (e.g. update repositories).
+# (tests/vm/nix/guest/NAME.sh) as run.sh, the one guest library (tests/vm/guest/lib.sh, put
+# there by vm_agent_disk), the offline flake, a static rg stub for the flake to package, and
+# the given extra files (e.g. update repositories).
 nix_agent() {
   local name=$1 out=$2; shift 2
   local fx
   fx=$(mktemp -d "$VM_WORK/nix-fixture.XXXXXX")
-  cp "$NIX_VM_DIR/guest/lib.sh" "$fx/lib.sh"
   cp "$NIX_VM_DIR/flake.nix" "$fx/flake.nix"
   printf '#include <stdio.h>\nint main(void) { puts("ripgrep 13.0.0 (onix test stub)"); return 0; }\n' >"$fx/rg.c"
   # Static, so the stub needs nothing from the store or the machine.
   { musl-gcc -static -Os -o "$fx/rg" "$fx/rg.c" 2>/dev/null || gcc -static -Os -o "$fx/rg" "$fx/rg.c"; } ||
     { echo "nix fixture: cannot build the static rg stub"; rm -rf "$fx"; return 1; }
   rm "$fx/rg.c"
-  vm_agent_disk "$out" "$NIX_VM_DIR/guest/$name.sh" "$fx/lib.sh" "$fx/flake.nix" "$fx/rg" "$@"
+  vm_agent_disk "$out" "$NIX_VM_DIR/guest/$name.sh" "$fx/flake.nix" "$fx/rg" "$@"
   local rc=$?
   rm -rf "$fx"
   return $rc
