@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -24,7 +25,17 @@ using Action = std::function<absl::Status()>;
 struct Context {
   GlobalOptions global;
   Action action;
+  // The commands that may run under --dry-run: those that honour it (print what they would do
+  // and change nothing) and those that never change anything. Every other command refuses
+  // --dry-run with exit 2 before it runs, so a dry run can never quietly become a real one.
+  std::set<const CLI::App*> dry_run_safe;
 };
+
+// Marks `cmd` as safe under --dry-run (see Context::dry_run_safe); returns it for chaining.
+inline CLI::App* DryRunSafe(Context& ctx, CLI::App* cmd) {
+  ctx.dry_run_safe.insert(cmd);
+  return cmd;
+}
 
 // Signature of a command registration: adds a subcommand (and its options) to `app` and
 // makes its callback set `ctx.action`.

@@ -65,9 +65,24 @@ int RunMain(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Help and --version exit 0; every parse error is bad input, exit 2 (CLI11's own codes,
+    // 104-109, are not moss's exit table).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (!ctx.action) return ReportStatus("moss", absl::InternalError("no command chosen"));
+  if (ctx.global.dry_run) {
+    // The command chosen is the innermost subcommand parsed.
+    const CLI::App* chosen = &app;
+    std::string path = "moss";
+    while (!chosen->get_subcommands().empty()) {
+      chosen = chosen->get_subcommands().front();
+      path += " " + chosen->get_name();
+    }
+    if (!ctx.dry_run_safe.count(chosen)) {
+      return ReportStatus("moss", absl::InvalidArgumentError(path + " does not support --dry-run; "
+                                                                    "nothing was run"));
+    }
+  }
   return ReportStatus("moss", ctx.action());
 }
 

@@ -207,12 +207,14 @@ void AddBootCommand(CLI::App& app, Context& ctx) {
 
   CLI::App* status = boot->add_subcommand("status", "Show ESP, XBOOTLDR, loader and entries");
   AddLayoutOptions(status, req.get());
+  DryRunSafe(ctx, status);
   status->add_flag("--json", ctx.global.json, "Machine-readable output");
   status->callback(
       [&ctx, req] { ctx.action = [&ctx, req] { return RunStatus(ctx.global, *req); }; });
 
   CLI::App* sync = boot->add_subcommand("sync", "Regenerate boot entries from the states");
   AddLayoutOptions(sync, req.get());
+  DryRunSafe(ctx, sync);
   sync->add_option("--retain", req->retain, "Archived states that keep an entry")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

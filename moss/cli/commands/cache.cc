@@ -32,6 +32,7 @@ void AddCacheCommand(CLI::App& app, Context& ctx) {
   cmd->require_subcommand(1);
   CLI::App* size = cmd->add_subcommand("size", "Show the size of the cache");
   size->add_flag("--json", ctx.global.json, "Machine-readable output");
+  DryRunSafe(ctx, size);
   size->callback([&ctx] { ctx.action = [&ctx] { return RunSize(ctx.global); }; });
   cmd->add_subcommand("clean", "Remove downloaded stones (indexes stay)")->callback([&ctx] {
     ctx.action = [&ctx]() -> absl::Status {

@@ -161,3 +161,4 @@ void AddInfoCommand(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace onix::moss_cli
+  DryRunSafe(ctx, cmd);

@@ -235,6 +235,7 @@ void AddInspectCommand(CLI::App& app, Context& ctx) {
   cmd->add_flag("--check", req->check,
                 "Verify every checksum and content digest; exit non-zero on mismatch");
   cmd->callback([&ctx, req] {
+  DryRunSafe(ctx, cmd);
     ctx.action = [&ctx, req] {
       InspectRequest r = *req;
       r.json = r.json || ctx.global.json;

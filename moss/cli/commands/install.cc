@@ -81,6 +81,7 @@ void AddInstallCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "install", "Install packages by name from the repositories, or local .stone files");
   cmd->add_option("packages", *files, "Package names, typed providers or .stone files")->required();
+  DryRunSafe(ctx, cmd);
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");

@@ -43,8 +43,10 @@ absl::Status RunListInstalled(const GlobalOptions& g) {
 void AddListCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("list", "List packages");
   cmd->require_subcommand(1);
+  DryRunSafe(ctx, cmd);
   CLI::App* installed = cmd->add_subcommand("installed", "Packages of the active state");
   installed->add_flag("--json", ctx.global.json, "Machine-readable output");
+  DryRunSafe(ctx, installed);
   installed->callback([&ctx] { ctx.action = [&ctx] { return RunListInstalled(ctx.global); }; });
 }
 

@@ -58,6 +58,7 @@ void AddRemoveCommand(CLI::App& app, Context& ctx) {
   auto names = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("remove", "Remove installed packages as a new state");
   cmd->add_option("names", *names, "Package names")->required();
+  DryRunSafe(ctx, cmd);
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");

@@ -132,6 +132,7 @@ void AddRepoCommand(CLI::App& app, Context& ctx) {
 
   CLI::App* list = cmd->add_subcommand("list", "List repositories");
   list->add_flag("--json", ctx.global.json, "Machine-readable output");
+  DryRunSafe(ctx, list);
   list->callback([&ctx] { ctx.action = [&ctx] { return RunList(ctx.global); }; });
 
   CLI::App* remove = cmd->add_subcommand("remove", "Remove a repository and its cached index");

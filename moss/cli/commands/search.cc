@@ -68,6 +68,7 @@ void AddSearchCommand(CLI::App& app, Context& ctx) {
   auto req = std::make_shared<SearchRequest>();
   CLI::App* cmd = app.add_subcommand("search", "Search the repositories");
   cmd->add_option("text", req->text, "Text in a package's name, summary or description");
+  DryRunSafe(ctx, cmd);
   cmd->add_option("--provides", req->provides, "A provider, e.g. soname(libz.so.1(x86_64))");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunSearch(ctx.global, *req); }; });

@@ -34,6 +34,7 @@ void AddSearchFileCommand(CLI::App& app, Context& ctx) {
   auto path = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("search-file", "Find the installed package shipping PATH");
   cmd->add_option("path", *path, "/usr/... path")->required();
+  DryRunSafe(ctx, cmd);
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->callback(
       [&ctx, path] { ctx.action = [&ctx, path] { return RunSearchFile(ctx.global, *path); }; });

@@ -240,35 +240,42 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
 
   CLI::App* list = state->add_subcommand("list", "Retained states (* = active)");
   Flags(list, ctx, false);
+  DryRunSafe(ctx, list);
   list->callback([c] { c->action = [c] { return List(c->global); }; });
 
   CLI::App* active = state->add_subcommand("active", "The active state's fstx");
   Flags(active, ctx, false);
+  DryRunSafe(ctx, active);
   active->callback([c] { c->action = [c] { return Active(c->global); }; });
 
   CLI::App* show = state->add_subcommand("show", "A state's packages");
   show->add_option("id", args->id, "State number or fstx")->required();
+  DryRunSafe(ctx, show);
   Flags(show, ctx, false);
   show->callback([c, args] { c->action = [c, args] { return Show(c->global, args->id); }; });
 
   CLI::App* activate = state->add_subcommand("activate", "Switch /usr to an archived state");
   activate->add_option("id", args->id, "State number or fstx")->required();
+  DryRunSafe(ctx, activate);
   Flags(activate, ctx, true);
   activate->callback(
       [c, args] { c->action = [c, args] { return ActivateState(c->global, args->id); }; });
 
   CLI::App* remove = state->add_subcommand("remove", "Delete archived states");
   remove->add_option("ids", args->ids, "State numbers or fstx ids")->required();
+  DryRunSafe(ctx, remove);
   Flags(remove, ctx, true);
   remove->callback([c, args] { c->action = [c, args] { return Remove(c->global, args->ids); }; });
 
   CLI::App* prune = state->add_subcommand("prune", "Keep the active and newest states only");
   prune->add_option("--keep", args->keep, "States to keep, the active one included")->required();
+  DryRunSafe(ctx, prune);
   Flags(prune, ctx, true);
   prune->callback([c, args] { c->action = [c, args] { return Prune(c->global, args->keep); }; });
 
   CLI::App* verify = state->add_subcommand("verify", "Re-hash the store and check every tree");
   verify->add_flag("--repair", args->repair, "Rebuild damaged objects and trees");
+  DryRunSafe(ctx, verify);
   Flags(verify, ctx, true);
   verify->callback(
       [c, args] { c->action = [c, args] { return VerifyStates(c->global, args->repair); }; });
@@ -282,6 +289,7 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
 
   CLI::App* diff = state->add_subcommand("diff", "Packages and files changed from A to B");
   diff->add_option("a", args->id, "State A")->required();
+  DryRunSafe(ctx, diff);
   diff->add_option("b", args->other, "State B")->required();
   Flags(diff, ctx, false);
   diff->callback(

@@ -25,6 +25,7 @@ void AddSyncCommand(CLI::App& app, Context& ctx) {
   auto req = std::make_shared<SyncRequest>();
   CLI::App* cmd = app.add_subcommand(
       "sync", "Bring installed packages up to the repositories (incl. downgrades)");
+  DryRunSafe(ctx, cmd);
   cmd->add_flag("--autoremove", req->autoremove, "Also remove dependencies nothing needs");
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_option("--debug-solver", req->debug_solver, "Write libsolv's testcase to DIR");
