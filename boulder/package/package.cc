@@ -12,6 +12,7 @@
 #include "boulder/util/util.h"
 #include "moss/base/fd.h"
 #include "moss/base/fs_at.h"
+#include "moss/base/json.h"
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -50,13 +51,13 @@ void Flatten(const json& j, const std::string& prefix, std::vector<std::string>*
     for (size_t i = 0; i < j.size(); ++i) {
       std::string key = StrCat(prefix, "[", i, "]");
       if (j[i].is_object() && j[i].contains("name"))
-        key = StrCat(prefix, "[", j[i]["name"].dump(), "]");
+        key = StrCat(prefix, "[", DumpJson(j[i]["name"]), "]");
       if (j[i].is_object() && j[i].contains("path"))
-        key = StrCat(prefix, "[", j[i]["path"].dump(), "]");
+        key = StrCat(prefix, "[", DumpJson(j[i]["path"]), "]");
       Flatten(j[i], key, out);
     }
   } else {
-    out->push_back(StrCat(prefix, " = ", j.dump()));
+    out->push_back(StrCat(prefix, " = ", DumpJson(j)));
   }
 }
 
@@ -394,8 +395,7 @@ absl::StatusOr<EmitResult> EmitPackages(const EmitRequest& req) {
   manifest["packages"] = packages;
   // Replace, not throw, on invalid UTF-8: the writer refused such Meta already, and a path
   // from the build tree is not ours to trust.
-  const std::string manifest_text =
-      manifest.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::string manifest_text = DumpJson(manifest, 2) + "\n";
 
   if (!req.check_manifest.empty()) {
     ONIX_ASSIGN_OR_RETURN(std::string committed, ReadFile(req.check_manifest));

@@ -113,5 +113,42 @@ TEST(LoadSplit, BadFieldOrGlobOutsideUsrNamesTheFileAndLine) {
       << bad.status();
 }
 
+// Provenance: every stone of a recipe carries one Meta input (tag 17) per upstream, then the
+// recipe's own `inputs:` lines, in order; manifest.json records the recipe's lines as "inputs".
+TEST(EmitPackages, StonesCarryTheUpstreamsThenTheRecipeInputs) {
+  auto tmp = TempDir::Make("emit-inputs-");
+  ASSERT_TRUE(tmp.ok()) << tmp.status();
+  const std::string dir = tmp->path();
+  ASSERT_TRUE(RunCommandOk({"mkdir", "-p", dir + "/root/usr/bin", dir + "/scratch"}, dir).ok());
+  ASSERT_TRUE(RunCommandOk({"sh", "-c", "echo hi > root/usr/bin/demo"}, dir).ok());
+  auto recipe = ParseRecipe(
+      "name: demo\nversion: 1.0\nrelease: 1\nlicense: MIT\nsummary: s\n"
+      "inputs:\n  - debian-source demo 1:1.0-1 demo_1.0.orig.tar.xz sha256:cd\n",
+      "demo/stone.yaml");
+  ASSERT_TRUE(recipe.ok()) << recipe.status();
+  EmitRequest req;
+  req.recipe = &*recipe;
+  req.install_root = dir + "/root";
+  req.sources = {{"https://example.org/demo-1.0.tar.gz", "archive", "ab", "ab"},
+                 {"https://example.org/extra.git", "git", "c0ffee", "ef"}};
+  req.split = ShippedSplit();
+  req.output_dir = dir + "/out";
+  req.scratch_dir = dir + "/scratch";
+  auto res = EmitPackages(req);
+  ASSERT_TRUE(res.ok()) << res.status();
+  ASSERT_FALSE(res->metas.empty());
+  const std::vector<std::string> want = {
+      "upstream https://example.org/demo-1.0.tar.gz sha256:ab",
+      "upstream https://example.org/extra.git git:c0ffee sha256:ef",
+      "debian-source demo 1:1.0-1 demo_1.0.orig.tar.xz sha256:cd"};
+  for (const auto& m : res->metas) EXPECT_EQ(m.inputs, want) << m.name;
+  auto manifest = ReadFile(res->manifest_path);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_NE(manifest->find("\"inputs\": [\n    \"debian-source demo 1:1.0-1 "
+                           "demo_1.0.orig.tar.xz sha256:cd\"\n  ]"),
+            std::string::npos)
+      << *manifest;
+}
+
 }  // namespace
 }  // namespace onix::boulder

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/state/manifest.h"
@@ -315,7 +316,7 @@ absl::Status Db::PutStone(const Digest& digest, const stone::Meta& meta,
                            .Bind(3, meta.version)
                            .Bind(4, static_cast<int64_t>(meta.source_release))
                            .Bind(5, static_cast<int64_t>(meta.build_release))
-                           .Bind(6, state::MetaToJson(meta).dump())
+                           .Bind(6, DumpJson(state::MetaToJson(meta)))
                            .Run("recording stone"));
   Stmt l(db_.get(),
          "INSERT INTO layout(stone, path, kind, mode, uid, gid, target, digest, size) "

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "moss/base/fs_at.h"
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/repo/files.h"
@@ -52,7 +53,7 @@ absl::Status Write(const std::string& root, const RepoConfig& c) {
   const std::string dir = ReposDir(root);
   ONIX_RETURN_IF_ERROR(MkdirAll(dir));
   ONIX_ASSIGN_OR_RETURN(UniqueFd dfd, fs::OpenDir(dir));
-  return fs::WriteFileAtomicAt(dfd.get(), FileOf(c.name), j.dump(2) + "\n", 0644,
+  return fs::WriteFileAtomicAt(dfd.get(), FileOf(c.name), DumpJson(j, 2) + "\n", 0644,
                                fs::Durability::kFsync);
 }
 

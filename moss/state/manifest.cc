@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 
@@ -49,6 +50,9 @@ nlohmann::json MetaToJson(const stone::Meta& m) {
   j["conflicts"] = DepsToJson(m.conflicts);
   j["replaces"] = DepsToJson(m.replaces);
   j["allow_setid"] = m.allow_setid;
+  // Only when present, so the manifests (and fstx digests) of packages without provenance
+  // are byte-identical to the ones written before tag 17 existed.
+  if (!m.inputs.empty()) j["inputs"] = m.inputs;
   return j;
 }
 
@@ -66,6 +70,7 @@ absl::StatusOr<stone::Meta> MetaFromJson(const nlohmann::json& j) {
     m.licenses = j.value("licenses", std::vector<std::string>{});
     m.source_id = j.value("source_id", "");
     m.allow_setid = j.value("allow_setid", false);
+    m.inputs = j.value("inputs", std::vector<std::string>{});
     ONIX_ASSIGN_OR_RETURN(m.depends, DepsFromJson(j, "depends"));
     ONIX_ASSIGN_OR_RETURN(m.provides, DepsFromJson(j, "provides"));
     ONIX_ASSIGN_OR_RETURN(m.conflicts, DepsFromJson(j, "conflicts"));
@@ -93,7 +98,7 @@ std::string Manifest::ToJson() const {
     j["packages"].push_back(std::move(pj));
   }
   // nlohmann::json objects keep keys sorted, so dump() is canonical.
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 absl::StatusOr<Manifest> Manifest::FromJson(std::string_view text) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "moss/base/fs_at.h"
+#include "moss/base/json.h"
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
@@ -43,7 +44,7 @@ std::string EncodeJournal(const JournalRecord& r) {
       {"root_id", r.root_id}, {"operation", r.operation}, {"phase", r.phase},
       {"done", r.done},       {"from", r.from_fstx},      {"from_token", r.from_token},
       {"to", r.to_fstx},      {"to_token", r.to_token},   {"state_number", r.state_number}};
-  const std::string payload = j.dump();
+  const std::string payload = DumpJson(j);
   std::string out(kMagic, sizeof(kMagic));
   PutLe<uint32_t>(out, kJournalVersion);
   PutLe<uint64_t>(out, payload.size());

@@ -10,6 +10,7 @@
 #include "boot/bls/states.h"
 #include "boot/bls/sync.h"
 #include "boot/systemd_boot/install.h"
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -121,7 +122,7 @@ absl::Status RunStatus(const GlobalOptions& g, const BootRequest& req) {
                               {"tries_done", e.name.tries_done},
                               {"options", e.options}});
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   std::printf("ESP:       %s\n", config.esp_dir.c_str());
@@ -206,15 +207,15 @@ void AddBootCommand(CLI::App& app, Context& ctx) {
   boot->require_subcommand(1);
 
   CLI::App* status = boot->add_subcommand("status", "Show ESP, XBOOTLDR, loader and entries");
-  AddLayoutOptions(status, req.get());
   DryRunSafe(ctx, status);
+  AddLayoutOptions(status, req.get());
   status->add_flag("--json", ctx.global.json, "Machine-readable output");
   status->callback(
       [&ctx, req] { ctx.action = [&ctx, req] { return RunStatus(ctx.global, *req); }; });
 
   CLI::App* sync = boot->add_subcommand("sync", "Regenerate boot entries from the states");
-  AddLayoutOptions(sync, req.get());
   DryRunSafe(ctx, sync);
+  AddLayoutOptions(sync, req.get());
   sync->add_option("--retain", req->retain, "Archived states that keep an entry")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

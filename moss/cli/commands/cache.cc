@@ -1,6 +1,7 @@
 // `moss cache size|clean`: the download cache under ROOT/.moss/cache.
 #include <cstdio>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/cli/commands.h"
 #include "moss/repo/report.h"
@@ -17,7 +18,7 @@ absl::Status RunSize(const GlobalOptions& g) {
   if (g.json) {
     nlohmann::json j = {
         {"stones", u.stones}, {"stone_bytes", u.stone_bytes}, {"index_bytes", u.index_bytes}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   std::printf("stones:  %zu files, %s\nindexes: %s\n", u.stones,
@@ -31,8 +32,8 @@ void AddCacheCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("cache", "Inspect or clean the download cache");
   cmd->require_subcommand(1);
   CLI::App* size = cmd->add_subcommand("size", "Show the size of the cache");
-  size->add_flag("--json", ctx.global.json, "Machine-readable output");
   DryRunSafe(ctx, size);
+  size->add_flag("--json", ctx.global.json, "Machine-readable output");
   size->callback([&ctx] { ctx.action = [&ctx] { return RunSize(ctx.global); }; });
   cmd->add_subcommand("clean", "Remove downloaded stones (indexes stay)")->callback([&ctx] {
     ctx.action = [&ctx]() -> absl::Status {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_join.h"
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -60,6 +61,14 @@ std::string InstalledState(const repo::AvailablePackage& a,
                 installed->record.meta.build_release, " is installed)");
 }
 
+// Provenance (Meta tag 17), one line each, aligned under the first.
+void PrintInputs(const std::vector<std::string>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::printf("%s%s\n", i == 0 ? "Inputs:       " : "              ",
+                EscapeControl(inputs[i]).c_str());
+  }
+}
+
 void PrintInstalled(const tx::PackageInfo& info) {
   const auto& m = info.record.meta;
   std::printf("Name:         %s\n", m.name.c_str());
@@ -72,6 +81,7 @@ void PrintInstalled(const tx::PackageInfo& info) {
   std::printf("Licenses:     %s\n", absl::StrJoin(m.licenses, ", ").c_str());
   std::printf("Depends:      %s\n", Deps(m.depends).c_str());
   std::printf("Provides:     %s\n", Deps(m.provides).c_str());
+  PrintInputs(m.inputs);
   std::printf("Explicit:     %s\n", info.record.is_explicit ? "yes" : "no (dependency)");
   std::printf("Stone:        %s\n", info.record.stone_digest.Hex().c_str());
   std::printf("Paths:        %zu\n", info.layout.size());
@@ -94,6 +104,7 @@ void PrintAvailable(const repo::AvailablePackage& a, bool candidate,
   std::printf("Provides:     %s\n", Deps(m.provides).c_str());
   if (!m.conflicts.empty()) std::printf("Conflicts:    %s\n", Deps(m.conflicts).c_str());
   if (!m.replaces.empty()) std::printf("Replaces:     %s\n", Deps(m.replaces).c_str());
+  PrintInputs(m.inputs);
   std::printf("Download:     %s (%s)\n", repo::HumanSize(a.package.stone_size).c_str(),
               a.package.file_name.c_str());
   std::printf("Stone:        %s\n", a.package.stone_digest.Hex().c_str());
@@ -116,6 +127,7 @@ absl::Status RunInfo(const GlobalOptions& g, const std::string& name) {
       j["stone_digest"] = installed->record.stone_digest.Hex();
       j["explicit"] = installed->record.is_explicit;
       j["files"] = installed->layout.size();
+      j["inputs"] = installed->record.meta.inputs;
     } else {
       j["name"] = name;
     }
@@ -133,9 +145,10 @@ absl::Status RunInfo(const GlobalOptions& g, const std::string& name) {
       e["installed"] = installed && installed->record.stone_digest == a.package.stone_digest;
       e["depends"] = DepsJson(a.package.meta.depends);
       e["provides"] = DepsJson(a.package.meta.provides);
+      e["inputs"] = a.package.meta.inputs;
       j["available"].push_back(std::move(e));
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   if (installed) PrintInstalled(*installed);
@@ -155,10 +168,10 @@ void AddInfoCommand(CLI::App& app, Context& ctx) {
   auto name = std::make_shared<std::string>();
   CLI::App* cmd =
       app.add_subcommand("info", "Show a package: installed, and what the repositories offer");
+  DryRunSafe(ctx, cmd);
   cmd->add_option("name", *name, "Package name")->required();
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->callback([&ctx, name] { ctx.action = [&ctx, name] { return RunInfo(ctx.global, *name); }; });
 }
 
 }  // namespace onix::moss_cli
-  DryRunSafe(ctx, cmd);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -56,7 +57,8 @@ nlohmann::json MetaJson(const stone::Meta& m) {
           {"provides", DepsJson(m.provides)},
           {"conflicts", DepsJson(m.conflicts)},
           {"replaces", DepsJson(m.replaces)},
-          {"allow_setid", m.allow_setid}};
+          {"allow_setid", m.allow_setid},
+          {"inputs", m.inputs}};
 }
 
 std::string Mode(uint32_t mode) {
@@ -91,6 +93,10 @@ void PrintMeta(const stone::Meta& m) {
   PrintDeps("provides", m.provides);
   PrintDeps("conflicts", m.conflicts);
   PrintDeps("replaces", m.replaces);
+  if (!m.inputs.empty()) {
+    std::printf("inputs:\n");
+    for (const auto& in : m.inputs) std::printf("  %s\n", EscapeControl(in).c_str());
+  }
 }
 
 absl::Status RunInspect(const InspectRequest& req) {
@@ -169,7 +175,7 @@ absl::Status RunInspect(const InspectRequest& req) {
       j["check"] = check.ok() ? "ok" : std::string(check.message());
     }
     // Meta strings come from the file: replace invalid UTF-8 instead of throwing.
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return check;
   }
 
@@ -229,13 +235,13 @@ absl::Status RunInspect(const InspectRequest& req) {
 void AddInspectCommand(CLI::App& app, Context& ctx) {
   auto req = std::make_shared<InspectRequest>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a stone's header, metadata and sizes");
+  DryRunSafe(ctx, cmd);
   cmd->add_option("file", req->file, "The .stone file")->required();
   cmd->add_flag("--json", req->json, "Machine-readable output");
   cmd->add_flag("--layout", req->layout, "List every path of the layout");
   cmd->add_flag("--check", req->check,
                 "Verify every checksum and content digest; exit non-zero on mismatch");
   cmd->callback([&ctx, req] {
-  DryRunSafe(ctx, cmd);
     ctx.action = [&ctx, req] {
       InspectRequest r = *req;
       r.json = r.json || ctx.global.json;

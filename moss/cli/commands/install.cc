@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -53,7 +54,7 @@ absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& 
   if (g.json) {
     nlohmann::json j = tx::ResultJson(result);
     j["dry_run"] = g.dry_run;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   if (result.plan.noop) {
@@ -80,8 +81,8 @@ void AddInstallCommand(CLI::App& app, Context& ctx) {
   auto files = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand(
       "install", "Install packages by name from the repositories, or local .stone files");
-  cmd->add_option("packages", *files, "Package names, typed providers or .stone files")->required();
   DryRunSafe(ctx, cmd);
+  cmd->add_option("packages", *files, "Package names, typed providers or .stone files")->required();
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/cli/commands.h"
 #include "moss/state/manifest.h"
@@ -27,7 +28,7 @@ absl::Status RunListInstalled(const GlobalOptions& g) {
                    {"explicit", p.is_explicit},
                    {"summary", p.meta.summary}});
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   for (const auto& p : pkgs) {
@@ -42,11 +43,11 @@ absl::Status RunListInstalled(const GlobalOptions& g) {
 
 void AddListCommand(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("list", "List packages");
-  cmd->require_subcommand(1);
   DryRunSafe(ctx, cmd);
+  cmd->require_subcommand(1);
   CLI::App* installed = cmd->add_subcommand("installed", "Packages of the active state");
-  installed->add_flag("--json", ctx.global.json, "Machine-readable output");
   DryRunSafe(ctx, installed);
+  installed->add_flag("--json", ctx.global.json, "Machine-readable output");
   installed->callback([&ctx] { ctx.action = [&ctx] { return RunListInstalled(ctx.global); }; });
 }
 

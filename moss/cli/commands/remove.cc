@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -37,7 +38,7 @@ absl::Status RunRemove(const GlobalOptions& g, const std::vector<std::string>& n
   if (g.json) {
     nlohmann::json j = tx::ResultJson(result);
     j["dry_run"] = g.dry_run;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   std::printf("%s%s", g.dry_run ? "would remove:\n" : "", tx::FormatPlan(result.plan).c_str());
@@ -57,8 +58,8 @@ absl::Status RunRemove(const GlobalOptions& g, const std::vector<std::string>& n
 void AddRemoveCommand(CLI::App& app, Context& ctx) {
   auto names = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand("remove", "Remove installed packages as a new state");
-  cmd->add_option("names", *names, "Package names")->required();
   DryRunSafe(ctx, cmd);
+  cmd->add_option("names", *names, "Package names")->required();
   cmd->add_flag("--dry-run", ctx.global.dry_run, "Print the transaction, change nothing");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->add_flag("-y,--yes", ctx.global.yes, "Do not ask for confirmation");

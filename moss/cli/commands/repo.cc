@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -71,7 +72,7 @@ absl::Status RunList(const GlobalOptions& g) {
                    {"public_key", c.public_key},
                    {"ca_file", c.ca_file}});
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   if (repos.empty()) std::printf("no repositories configured\n");
@@ -131,8 +132,8 @@ void AddRepoCommand(CLI::App& app, Context& ctx) {
   add->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunAdd(ctx.global, *req); }; });
 
   CLI::App* list = cmd->add_subcommand("list", "List repositories");
-  list->add_flag("--json", ctx.global.json, "Machine-readable output");
   DryRunSafe(ctx, list);
+  list->add_flag("--json", ctx.global.json, "Machine-readable output");
   list->callback([&ctx] { ctx.action = [&ctx] { return RunList(ctx.global); }; });
 
   CLI::App* remove = cmd->add_subcommand("remove", "Remove a repository and its cached index");

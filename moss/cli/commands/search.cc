@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/cli/commands.h"
@@ -47,7 +48,7 @@ absl::Status RunSearch(const GlobalOptions& g, const SearchRequest& req) {
                    {"size", r.stone_size},
                    {"sha256", r.stone_digest.Hex()}});
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   if (found.empty()) {
@@ -67,8 +68,8 @@ absl::Status RunSearch(const GlobalOptions& g, const SearchRequest& req) {
 void AddSearchCommand(CLI::App& app, Context& ctx) {
   auto req = std::make_shared<SearchRequest>();
   CLI::App* cmd = app.add_subcommand("search", "Search the repositories");
-  cmd->add_option("text", req->text, "Text in a package's name, summary or description");
   DryRunSafe(ctx, cmd);
+  cmd->add_option("text", req->text, "Text in a package's name, summary or description");
   cmd->add_option("--provides", req->provides, "A provider, e.g. soname(libz.so.1(x86_64))");
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunSearch(ctx.global, *req); }; });

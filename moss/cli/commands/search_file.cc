@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/cli/commands.h"
 #include "moss/transaction/queries.h"
@@ -20,7 +21,7 @@ absl::Status RunSearchFile(const GlobalOptions& g, const std::string& path) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& o : owners)
       j.push_back({{"package", o.package}, {"path", "/usr/" + o.entry.path}});
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", DumpJson(j, 2).c_str());
     return absl::OkStatus();
   }
   for (const auto& o : owners)
@@ -33,8 +34,8 @@ absl::Status RunSearchFile(const GlobalOptions& g, const std::string& path) {
 void AddSearchFileCommand(CLI::App& app, Context& ctx) {
   auto path = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("search-file", "Find the installed package shipping PATH");
-  cmd->add_option("path", *path, "/usr/... path")->required();
   DryRunSafe(ctx, cmd);
+  cmd->add_option("path", *path, "/usr/... path")->required();
   cmd->add_flag("--json", ctx.global.json, "Machine-readable output");
   cmd->callback(
       [&ctx, path] { ctx.action = [&ctx, path] { return RunSearchFile(ctx.global, *path); }; });

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "moss/base/json.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/bootsync/bootsync.h"
@@ -30,7 +31,7 @@ struct StateArgs {
   bool no_boot_sync = false;
 };
 
-void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void PrintJson(const nlohmann::json& j) { std::printf("%s\n", DumpJson(j, 2).c_str()); }
 
 absl::Status List(const GlobalOptions& g) {
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, false, false));
@@ -239,43 +240,43 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
   Context* c = &ctx;
 
   CLI::App* list = state->add_subcommand("list", "Retained states (* = active)");
-  Flags(list, ctx, false);
   DryRunSafe(ctx, list);
+  Flags(list, ctx, false);
   list->callback([c] { c->action = [c] { return List(c->global); }; });
 
   CLI::App* active = state->add_subcommand("active", "The active state's fstx");
-  Flags(active, ctx, false);
   DryRunSafe(ctx, active);
+  Flags(active, ctx, false);
   active->callback([c] { c->action = [c] { return Active(c->global); }; });
 
   CLI::App* show = state->add_subcommand("show", "A state's packages");
-  show->add_option("id", args->id, "State number or fstx")->required();
   DryRunSafe(ctx, show);
+  show->add_option("id", args->id, "State number or fstx")->required();
   Flags(show, ctx, false);
   show->callback([c, args] { c->action = [c, args] { return Show(c->global, args->id); }; });
 
   CLI::App* activate = state->add_subcommand("activate", "Switch /usr to an archived state");
-  activate->add_option("id", args->id, "State number or fstx")->required();
   DryRunSafe(ctx, activate);
+  activate->add_option("id", args->id, "State number or fstx")->required();
   Flags(activate, ctx, true);
   activate->callback(
       [c, args] { c->action = [c, args] { return ActivateState(c->global, args->id); }; });
 
   CLI::App* remove = state->add_subcommand("remove", "Delete archived states");
-  remove->add_option("ids", args->ids, "State numbers or fstx ids")->required();
   DryRunSafe(ctx, remove);
+  remove->add_option("ids", args->ids, "State numbers or fstx ids")->required();
   Flags(remove, ctx, true);
   remove->callback([c, args] { c->action = [c, args] { return Remove(c->global, args->ids); }; });
 
   CLI::App* prune = state->add_subcommand("prune", "Keep the active and newest states only");
-  prune->add_option("--keep", args->keep, "States to keep, the active one included")->required();
   DryRunSafe(ctx, prune);
+  prune->add_option("--keep", args->keep, "States to keep, the active one included")->required();
   Flags(prune, ctx, true);
   prune->callback([c, args] { c->action = [c, args] { return Prune(c->global, args->keep); }; });
 
   CLI::App* verify = state->add_subcommand("verify", "Re-hash the store and check every tree");
-  verify->add_flag("--repair", args->repair, "Rebuild damaged objects and trees");
   DryRunSafe(ctx, verify);
+  verify->add_flag("--repair", args->repair, "Rebuild damaged objects and trees");
   Flags(verify, ctx, true);
   verify->callback(
       [c, args] { c->action = [c, args] { return VerifyStates(c->global, args->repair); }; });
@@ -288,8 +289,8 @@ void AddStateCommand(CLI::App& app, Context& ctx) {
       [c, args] { c->action = [c, args] { return RecoverRoot(c->global, !args->no_boot_sync); }; });
 
   CLI::App* diff = state->add_subcommand("diff", "Packages and files changed from A to B");
-  diff->add_option("a", args->id, "State A")->required();
   DryRunSafe(ctx, diff);
+  diff->add_option("a", args->id, "State A")->required();
   diff->add_option("b", args->other, "State B")->required();
   Flags(diff, ctx, false);
   diff->callback(
