@@ -265,7 +265,17 @@ TEST_F(OnixCliTest, GcKeepsTheActiveAndDefaultBootStatesAndReportsEachPlane) {
   const std::string status = Status();
   EXPECT_NE(status.find("active fstx: " + first), std::string::npos) << status;
   EXPECT_NE(status.find("boot entry:  onix-" + first), std::string::npos) << status;
+  // A root without a Nix plane: nothing to collect, and nix never runs (it would create
+  // ROOT/nix/var/nix/...).
+  CliRun no_nix = Onix("--root " + root_->path() + " gc --keep 2");
+  ASSERT_EQ(no_nix.exit_code, 0) << no_nix.out;
+  EXPECT_NE(no_nix.out.find("nix:         no Nix store on this root (no /nix/store): nothing to "
+                            "collect"),
+            std::string::npos)
+      << no_nix.out;
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), "nix"));
   // Then the Nix plane, with the real Nix CLI on the root's own store.
+  ASSERT_TRUE(fs::MkdirAllAt(root_->fd(), "nix/store", 0755).ok());
   CliRun both = Onix("--root " + root_->path() + " gc --keep 2");
   ASSERT_EQ(both.exit_code, 0) << both.out;
   EXPECT_NE(both.out.find("machine:     nothing to prune"), std::string::npos) << both.out;

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "moss/base/fs_at.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
 #include "moss/bootsync/bootsync.h"
@@ -93,6 +94,14 @@ absl::StatusOr<GcResult> Gc(const GcRequest& req) {
   }
   if (req.skip_nix) {
     result.nix_summary = "skipped (--machine-only)";
+    return result;
+  }
+  // A root without a Nix plane has nothing to collect; running nix there would create one
+  // (R/nix/var/nix/...), and another plane's files are never this command's to make.
+  ONIX_ASSIGN_OR_RETURN(UniqueFd root_fd, fs::OpenDir(req.root.empty() ? "/" : req.root));
+  ONIX_ASSIGN_OR_RETURN(bool has_store, fs::ExistsAt(root_fd.get(), "nix/store"));
+  if (!has_store) {
+    result.nix_summary = "no Nix store on this root (no /nix/store): nothing to collect";
     return result;
   }
   if (req.dry_run) {
