@@ -49,6 +49,7 @@ deb-src [signed-by=$A/key.gpg] file://$A/repo test main
 EOF
 # apt drops privileges to _apt for downloads; the private tree must be readable to it.
 chmod -R a+rX "$work"
+chmod 700 "$work/gnupg"
 
 # bin_pkg VERSION: the borrowed binary package onix-test-borrowed at VERSION (its file says it).
 bin_pkg() {
@@ -145,6 +146,16 @@ check "the borrowed stone holds the .deb's file" test "$got" = "borrowed 1.0-1"
 info=$("$repo/bazel-bin/moss/moss" inspect "$(stone_file t-borrowed)" 2>&1)
 check "the stone's metadata names the exact .deb it was made from" \
   grep -q "debian-binary onix-test-borrowed 1.0-1 onix-test-borrowed_1.0-1_amd64.deb sha256:" <<<"$info"
+
+mroot=$work/root; mkdir -p "$mroot"
+"$repo/bazel-bin/moss/moss" --root "$mroot" repo add local "file://$work/build/stones" >/dev/null 2>&1
+"$repo/bazel-bin/moss/moss" --root "$mroot" repo update >/dev/null 2>&1
+info=$("$repo/bazel-bin/moss/moss" --root "$mroot" info t-borrowed 2>&1)
+check "moss info NAME shows the repository package's exact Debian input" \
+  grep -q "debian-binary onix-test-borrowed 1.0-1 onix-test-borrowed_1.0-1_amd64.deb sha256:" <<<"$info"
+check "the build manifest lists the Debian inputs" \
+  grep -q '"debian-source onix-test-src 1.0-1 onix-test-src_1.0.orig.tar.gz sha256:'"$orig_sha"'"' \
+  "$work/build/stones/manifests/t-source.json"
 
 # A point release: new revisions of both, the old ones gone from the archive.
 rm -f "$A"/repo/pool/*
