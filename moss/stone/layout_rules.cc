@@ -40,6 +40,14 @@ absl::Status CheckPath(std::string_view path) {
     if (part.empty()) return InvalidArgument("empty path component");
     if (part == "..") return InvalidArgument("'..' component");
     if (part == ".") return InvalidArgument("'.' component");
+    // Names moss itself writes inside /usr (repair's temporaries, anywhere in the tree).
+    if (part.rfind(".moss-", 0) == 0) {
+      return InvalidArgument("reserved name: moss owns '.moss-*' entries inside /usr");
+    }
+  }
+  // /usr/.fstx identifies the tree (state id and token); its atomic writes use ".fstx.*".
+  if (path == ".fstx" || path.rfind(".fstx.", 0) == 0) {
+    return InvalidArgument("reserved path: moss owns /usr/.fstx, the tree's identity");
   }
   return absl::OkStatus();
 }
@@ -156,18 +164,24 @@ absl::Status ValidateLayout(const std::vector<LayoutEntry>& layout, bool allow_s
   for (size_t i = 0; i < layout.size(); ++i) {
     const LayoutEntry& e = layout[i];
     auto bad = [&](std::string_view why) {
-      return InvalidArgument(StrCat("layout path '", e.path.substr(0, 256), "': ", why));
+      return InvalidArgument(
+          StrCat("layout path '", EscapeControl(e.path.substr(0, 256)), "': ", why));
     };
     if (absl::Status s = CheckPath(e.path); !s.ok()) return bad(std::string(s.message()));
     if (i > 0 && !(layout[i - 1].path < e.path)) {
       if (layout[i - 1].path == e.path) return bad("duplicate path");
-      return bad(StrCat("not sorted after '", layout[i - 1].path.substr(0, 256), "'"));
+      return bad(
+          StrCat("not sorted after '", EscapeControl(layout[i - 1].path.substr(0, 256)), "'"));
     }
     if (e.kind != FileKind::kRegular && e.kind != FileKind::kSymlink &&
         e.kind != FileKind::kDirectory) {
       return bad("unsupported file type (device, fifo or socket)");
     }
     if (e.mode & ~07777u) return bad(StrCat("mode ", e.mode, " has file-type bits"));
+    // (uid_t)-1 means "unchanged" to chown: it would silently install as whoever extracts.
+    if (e.uid == UINT32_MAX || e.gid == UINT32_MAX) {
+      return bad("owner 4294967295 ((uid_t)-1, \"no owner\" to chown) is not allowed");
+    }
     if ((e.mode & 06000u) && !allow_setid) {
       return bad("setuid/setgid mode without allow_setid in the metadata");
     }
@@ -193,8 +207,9 @@ absl::Status ValidateLayout(const std::vector<LayoutEntry>& layout, bool allow_s
     if (e.kind != FileKind::kSymlink) continue;
     absl::Status s = resolver.Check(static_cast<int>(i) + 1);
     if (!s.ok()) {
-      return InvalidArgument(StrCat("layout symlink '", e.path.substr(0, 256), "' -> '",
-                                    e.target.substr(0, 256), "': ", s.message()));
+      return InvalidArgument(StrCat("layout symlink '", EscapeControl(e.path.substr(0, 256)),
+                                    "' -> '", EscapeControl(e.target.substr(0, 256)),
+                                    "': ", s.message()));
     }
   }
   return absl::OkStatus();

@@ -390,6 +390,54 @@ TEST(ValidateLayout, EnforcesPathRules) {
                   .ok());
 }
 
+// Issue 30: paths moss owns inside /usr and owners chown cannot express. (Paths are bytes:
+// non-UTF-8 names stay valid, see WalkingWriterStoresContentInPathOrderWhateverTheNames.)
+TEST(ValidateLayout, RefusesReservedPathsAndTheNoOwnerId) {
+  auto owned = [](LayoutEntry e, uint32_t uid, uint32_t gid) {
+    e.uid = uid;
+    e.gid = gid;
+    return e;
+  };
+  struct Case {
+    std::vector<LayoutEntry> layout;
+    std::string why;
+  };
+  const std::vector<Case> cases = {
+      {{File(".fstx", "1-abcd\ntoken\n")}, "reserved path: moss owns /usr/.fstx"},
+      {{Dir(".fstx")}, "reserved path"},
+      {{Link(".fstx", "bin/x")}, "reserved path"},
+      {{File(".fstx.tmp-123", "x")}, "reserved path"},
+      {{Dir("bin"), File("bin/.moss-repair-sh", "x")}, "reserved name"},
+      {{File(".moss-anything", "x")}, "reserved name"},
+      {{owned(File("f", "x"), 0xFFFFFFFFu, 0)}, "owner 4294967295"},
+      {{owned(File("f", "x"), 0, 0xFFFFFFFFu)}, "owner 4294967295"},
+  };
+  for (const auto& c : cases) {
+    auto s = ValidateLayout(c.layout, false);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << c.why;
+    EXPECT_NE(s.message().find(c.why), std::string::npos) << s << " (wanted: " << c.why << ")";
+  }
+  // Lookalikes are ordinary paths, and a control character is quoted escaped in the message.
+  EXPECT_TRUE(ValidateLayout({File(".fstxx", "z"), File("caf\xc3\xa9", "w"), Dir("d"),
+                              File("d/.fstx", "x"), File("fstx", "y")},
+                             false)
+                  .ok());
+  auto s = ValidateLayout({File("a\x1b[2J", "x"), File("a\x1b[2J", "y")}, false);
+  EXPECT_NE(s.message().find("layout path 'a\\x1b[2J': duplicate path"), std::string::npos) << s;
+}
+
+TEST_F(StoneTest, AStoneShippingFstxIsRefusedByTheReaderAndTheWriter) {
+  auto r = OpenCrafted("fstx.stone",
+                       BinaryParts(TestMeta(), {File(".fstx", "9-ffff\nt\n")}, {"9-ffff\nt\n"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
+  EXPECT_NE(r.status().message().find("reserved path"), std::string::npos) << r.status();
+  Put(tree_.get(), ".fstx", "9-ffff\nt\n");
+  absl::Status w = WriteBinaryStone(TestMeta(), tree_.get(), P("out/w.stone"));
+  EXPECT_TRUE(absl::IsInvalidArgument(w)) << w;
+  EXPECT_FALSE(std::filesystem::exists(P("out/w.stone")));
+}
+
 // --- hostile stones, crafted byte by byte -----------------------------------------------
 
 TEST_F(StoneTest, RefusesPathTraversalNamingFileAndPayload) {
