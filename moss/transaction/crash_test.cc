@@ -506,6 +506,29 @@ TEST_F(CrashFixture, RecoveryKilledAtEveryPointOfItsOwnWorkIsFinishedByTheNext) 
     ExpectConsistent(*r, where, /*boot=*/true, {"beta.conf"});
     Report("recover", where, forward ? "rolled forward" : "rolled back");
   }
+  // "rollback-exchanged" is passed only when /usr held the candidate: a transaction that fails
+  // right after its exchange (MOSS_FAIL_AT=usr-renamed) reverses it, and is killed there.
+  {
+    const std::string where = "usr-renamed failing, then rollback-exchanged";
+    const std::string before = ActiveNow();
+    const auto before_usr = UsrOf(*root_, "usr");
+    const std::string kernel =
+        UsrOf(*root_, "usr").count("lib/kernel/6.1.0/vmlinuz") ? linux2_ : linux1_;
+    ::setenv("MOSS_FAIL_AT", "usr-renamed", 1);
+    const int crashed = CrashIn("rollback-exchanged", [&](MachineRoot& r) -> absl::Status {
+      ONIX_ASSIGN_OR_RETURN(Selection sel, InstallSelection(r, {kernel}));
+      return Apply(r, sel, options_).status();
+    });
+    ::unsetenv("MOSS_FAIL_AT");
+    ASSERT_EQ(crashed, 1) << where << ": the failing transaction did not pass rollback-exchanged";
+    auto r = MachineRoot::Open(root_->path(), Access::kWrite, LockWait::kFail);
+    auto report = Recover(*r, options_);
+    ASSERT_TRUE(report.ok()) << where << ": " << report.status();
+    EXPECT_EQ(ActiveNow(), before) << where;
+    EXPECT_EQ(UsrOf(*root_, "usr"), before_usr) << where;
+    ExpectConsistent(*r, where, /*boot=*/true, {"beta.conf"});
+    Report("recover", where, "rolled back");
+  }
 }
 
 // A crash before the system triggers ran (or finished) makes recovery run them: their output
