@@ -1,9 +1,11 @@
 #include "moss/repo/driver.h"
 
 #include <map>
+#include <set>
 
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
+#include "moss/repo/index.h"
 #include "moss/repo/report.h"
 #include "moss/repo/repository.h"
 
@@ -56,6 +58,16 @@ absl::Status FetchSelection(const std::string& root_path, ResolvedSelection& res
   for (size_t i = 0; i < paths.size(); ++i) {
     path_of[resolved.plan.to_fetch[i].stone_digest] = paths[i];
   }
+  // The records the plan was made from, to hold each stone to what the index promised.
+  std::map<Digest, stone::Meta> promised;
+  std::set<std::string> read;
+  for (const solver::StoneRef& ref : resolved.plan.to_fetch) {
+    if (!read.insert(ref.repository).second) continue;
+    ONIX_ASSIGN_OR_RETURN(
+        std::vector<solver::Package> index,
+        ReadIndex(StrCat(RepoCacheDir(root_path, ref.repository), "/", kIndexFile)));
+    for (solver::Package& p : index) promised[p.stone_digest] = std::move(p.meta);
+  }
   for (transaction::SelectedPackage& sel : resolved.selection) {
     auto it = path_of.find(sel.stone_digest);
     if (it == path_of.end()) continue;
@@ -65,6 +77,13 @@ absl::Status FetchSelection(const std::string& root_path, ResolvedSelection& res
       return DataLoss(StrCat("fetching ", sel.meta.name, ": cached stone ", it->second,
                              " changed after verification"));
     }
+    auto want = promised.find(sel.stone_digest);
+    if (want == promised.end()) {
+      return FailedPrecondition(StrCat("fetching ", sel.meta.name, ": stone ", it->second,
+                                       " is no longer in its repository's index; run moss "
+                                       "repo update and try again"));
+    }
+    ONIX_RETURN_IF_ERROR(CheckStoneMatchesIndex(want->second, from_file.meta, it->second));
     sel.meta = from_file.meta;
     sel.stone_path = it->second;
   }

@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include "gtest/gtest.h"
+#include "moss/base/fs_at.h"
+#include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
 #include "moss/repo/config.h"
 #include "moss/repo/files.h"
@@ -129,6 +133,49 @@ TEST_F(ByNameTest, RemoveWithAutoremoveDropsOrphans) {
   ASSERT_TRUE(Run({.install = {"app", "tool"}, .remove = {}, .debug_dir = ""}).ok());
   ASSERT_TRUE(Run({.install = {}, .remove = {"app"}, .autoremove = true, .debug_dir = ""}).ok());
   EXPECT_EQ(Installed(), (std::vector<std::string>{"tool 1.0 explicit"}));
+}
+
+// Issue 30 bug 6: an index record that lies about its stone (name, version, dependencies,
+// providers) is caught when the stone is fetched, before anything is installed.
+TEST_F(ByNameTest, AStoneWhoseMetaDiffersFromItsIndexRecordIsRefusedBeforeInstalling) {
+  struct Lie {
+    std::string what;
+    std::function<void(stone::Meta&)> apply;
+    std::string request;
+  };
+  const std::vector<Lie> lies = {
+      {"name", [](stone::Meta& m) { m.name = "outsider"; }, "outsider"},
+      {"version", [](stone::Meta& m) { m.version = "9.9"; }, "tool"},
+      {"dependencies",
+       [](stone::Meta& m) { m.depends.push_back(*stone::Dependency::Parse("name(lib)")); }, "tool"},
+      {"providers",
+       [](stone::Meta& m) { m.provides.push_back(*stone::Dependency::Parse("binary(sudo)")); },
+       "tool"},
+  };
+  const std::string index = repo_->path() + "/" + kIndexFile;
+  for (const Lie& lie : lies) {
+    auto reader = stone::StoneReader::Open(index);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    std::vector<stone::IndexRecord> records = reader->index_records();
+    for (auto& r : records) {
+      if (r.meta.name == "tool") lie.apply(r.meta);
+    }
+    ASSERT_TRUE(stone::WriteIndexStone(records, index).ok());
+    ASSERT_TRUE(UpdateRepo(root_->path(), config_).ok());
+    absl::Status st = Run({.install = {lie.request}, .remove = {}, .debug_dir = ""});
+    ASSERT_FALSE(st.ok()) << lie.what << "\n" << out_.Text();
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_NE(st.message().find(
+                  StrCat("is not the package its index record describes (", lie.what, " differ)")),
+              std::string::npos)
+        << st;
+    EXPECT_TRUE(Installed().empty()) << lie.what;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), "usr")) << lie.what << ": /usr was written";
+    Reindex();
+  }
+  // The honest index installs the same stone.
+  absl::Status st = Run({.install = {"tool"}, .remove = {}, .debug_dir = ""});
+  EXPECT_TRUE(st.ok()) << st;
 }
 
 }  // namespace

@@ -67,6 +67,37 @@ absl::StatusOr<IndexSummary> BuildIndex(const std::string& dir, const IndexOptio
   return summary;
 }
 
+absl::Status CheckStoneMatchesIndex(const stone::Meta& index, const stone::Meta& stone,
+                                    std::string_view file) {
+  auto sorted = [](std::vector<stone::Dependency> d) {
+    std::sort(d.begin(), d.end());
+    return d;
+  };
+  std::string field;
+  if (index.name != stone.name) {
+    field = "name";
+  } else if (index.version != stone.version || index.source_release != stone.source_release ||
+             index.build_release != stone.build_release) {
+    field = "version";
+  } else if (index.architecture != stone.architecture) {
+    field = "architecture";
+  } else if (sorted(index.depends) != sorted(stone.depends)) {
+    field = "dependencies";
+  } else if (sorted(index.provides) != sorted(stone.provides)) {
+    field = "providers";
+  } else if (sorted(index.conflicts) != sorted(stone.conflicts)) {
+    field = "conflicts";
+  } else if (sorted(index.replaces) != sorted(stone.replaces)) {
+    field = "replaces";
+  }
+  if (field.empty()) return absl::OkStatus();
+  return InvalidArgument(StrCat("stone ", file, " is not the package its index record describes (",
+                                field, " differ): the index says ", EscapeControl(index.Nvr()),
+                                ", the stone says ", EscapeControl(stone.Nvr()),
+                                "; refusing it before anything is installed. The repository "
+                                "is inconsistent: rebuild its index (moss index DIR)"));
+}
+
 absl::StatusOr<std::vector<solver::Package>> ReadIndex(const std::string& path) {
   const std::string ctx = StrCat("reading index ", path);
   auto reader = stone::StoneReader::Open(path);

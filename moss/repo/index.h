@@ -32,6 +32,13 @@ struct IndexSummary {
 // does not open is an error naming it and nothing is written.
 absl::StatusOr<IndexSummary> BuildIndex(const std::string& dir, const IndexOptions& options = {});
 
+// Whether a fetched stone is the package its index record promised: name, version, source and
+// build release, architecture, depends, provides, conflicts and replaces must be equal (the
+// lists as sets). InvalidArgument naming the file, what the index says and what the stone
+// says, so a plan confirmed as "install outsider" can never install "evil".
+absl::Status CheckStoneMatchesIndex(const stone::Meta& index, const stone::Meta& stone,
+                                    std::string_view file);
+
 // Reads an index stone's records as solver packages. InvalidArgument when `path` is not an
 // index stone.
 absl::StatusOr<std::vector<solver::Package>> ReadIndex(const std::string& path);
