@@ -25,6 +25,23 @@
 namespace onix::moss::repo {
 namespace {
 
+// A download whose size nobody declared (an index, a signature) is still bounded: more than
+// any index the reader accepts (256 MiB of plain metadata) is a hostile or broken source.
+constexpr uint64_t kMaxUnsizedFetch = 512ull << 20;
+
+// The one cap every transport applies after each chunk: the expected size when known, else
+// kMaxUnsizedFetch.
+absl::Status CheckReceived(const FetchJob& job, std::string_view url, uint64_t done) {
+  if (job.size > 0 && done > job.size) {
+    return DataLoss(StrCat("fetching ", url, ": more than the expected ", job.size, " bytes"));
+  }
+  if (job.size == 0 && done > kMaxUnsizedFetch) {
+    return DataLoss(StrCat("fetching ", url, ": more than ", kMaxUnsizedFetch,
+                           " bytes, the limit for a file of undeclared size"));
+  }
+  return absl::OkStatus();
+}
+
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
@@ -145,9 +162,7 @@ absl::Status Exchange(net::io_context& ioc, Stream& stream, beast::tcp_stream& t
     const size_t got = chunk.size() - parser.get().body().size;
     ONIX_RETURN_IF_ERROR(fs::WriteAll(fd, std::string_view(chunk.data(), got), job.dest + ".part"));
     done += got;
-    if (job.size > 0 && done > job.size) {
-      return DataLoss(StrCat("fetching ", url, ": more than the expected ", job.size, " bytes"));
-    }
+    ONIX_RETURN_IF_ERROR(CheckReceived(job, url, done));
     if (progress) progress->Advance(job.label.empty() ? job.url : job.label, done);
   }
   return absl::OkStatus();
@@ -242,21 +257,26 @@ absl::Status FetchHttp(const FetchJob& job, const FetchOptions& options, int fd,
       StrCat("fetching ", job.url, ": more than ", options.max_redirects, " redirects"));
 }
 
+// The same cap as HTTP: a file:// source that is a symlink to /dev/zero, or a file that
+// grows, stops one byte past the expected size instead of filling the disk.
 absl::Status CopyFile(const FetchJob& job, const std::string& path, int fd, Progress* progress) {
   auto src = OpenPath(path, O_RDONLY | O_CLOEXEC);
   if (!src.ok()) return Annotate(src.status(), StrCat("fetching ", job.url));
   std::vector<char> buf(1 << 16);
   uint64_t done = 0;
   for (;;) {
-    const ssize_t n = ::read(src->get(), buf.data(), buf.size());
+    const uint64_t limit = (job.size > 0 ? job.size : kMaxUnsizedFetch) + 1 - done;
+    const ssize_t n =
+        ::read(src->get(), buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), limit)));
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
       return ErrnoError(err, StrCat("fetching ", job.url, ": reading ", path));
     }
     if (n == 0) break;
-    ONIX_RETURN_IF_ERROR(fs::WriteAll(fd, std::string_view(buf.data(), n), job.dest + ".part"));
     done += static_cast<uint64_t>(n);
+    ONIX_RETURN_IF_ERROR(CheckReceived(job, job.url, done));
+    ONIX_RETURN_IF_ERROR(fs::WriteAll(fd, std::string_view(buf.data(), n), job.dest + ".part"));
     if (progress) progress->Advance(job.label.empty() ? job.url : job.label, done);
   }
   return absl::OkStatus();

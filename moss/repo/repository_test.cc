@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <fstream>
 
 #include "gtest/gtest.h"
 #include "moss/base/temp_dir.h"
@@ -248,6 +250,25 @@ TEST(Fetch, MissingFileIsNotFoundAndLeavesNothing) {
   struct stat sb;
   EXPECT_NE(::stat((dest + ".part").c_str(), &sb), 0);
   EXPECT_NE(::stat(dest.c_str(), &sb), 0);
+}
+
+// Issue 30 bug 7: file:// stops at the expected size like HTTP, even when the source never
+// ends (a symlink to /dev/zero) or is merely longer, and leaves no .part behind.
+TEST(Fetch, FileUrlsAreCappedAtTheExpectedSizeLikeHttp) {
+  Fixture fx = MakeRepo();
+  const std::string zero = fx.repo_dir.path() + "/zero.stone";
+  ASSERT_EQ(::symlink("/dev/zero", zero.c_str()), 0);
+  const std::string longer = fx.repo_dir.path() + "/longer.stone";
+  { std::ofstream(longer) << std::string(600, 'x'); }
+  for (const std::string& src : {zero, longer}) {
+    const std::string dest = fx.root.path() + "/x";
+    absl::Status st = Fetch({"file://" + src, dest, std::nullopt, 546, "", ""});
+    EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+    EXPECT_NE(st.message().find("more than the expected 546 bytes"), std::string::npos) << st;
+    struct stat sb;
+    EXPECT_NE(::stat((dest + ".part").c_str(), &sb), 0) << src;
+    EXPECT_NE(::stat(dest.c_str(), &sb), 0) << src;
+  }
 }
 
 TEST(Fetch, StalledServerTimesOut) {
