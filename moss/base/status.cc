@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "moss/base/str_cat.h"
+
 namespace onix {
 
 absl::Status ErrnoError(int err, std::string_view what) {
@@ -53,9 +55,13 @@ absl::Status Annotate(const absl::Status& status, std::string_view context) {
 
 int ReportStatus(std::string_view program, const absl::Status& status) {
   if (status.ok()) return 0;
-  std::string msg(status.message());
-  std::fprintf(stderr, "%.*s: error: %s\n", static_cast<int>(program.size()), program.data(),
-               msg.c_str());
+  // The message is a chain of our clauses around untrusted text (paths, names): every control
+  // character but the lines we mean is escaped, so a NUL no longer cuts the reason off and an
+  // ESC or CR cannot rewrite the terminal.
+  const std::string msg = EscapeControl(status.message(), "\n\t");
+  std::fprintf(stderr, "%.*s: error: ", static_cast<int>(program.size()), program.data());
+  std::fwrite(msg.data(), 1, msg.size(), stderr);
+  std::fputc('\n', stderr);
   if (absl::IsNotFound(status) || absl::IsInvalidArgument(status)) return 2;
   return 1;
 }

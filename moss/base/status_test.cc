@@ -46,5 +46,15 @@ TEST(StatusMacros, AssignOrReturnPropagatesFirstError) {
   EXPECT_TRUE(CheckEven(4).ok());
 }
 
+TEST(ReportStatus, EscapesControlCharactersAndKeepsTextAfterANul) {
+  ::testing::internal::CaptureStderr();
+  static constexpr char kMsg[] = "bad name 'a\0b\x1b[2J': why\nline two";
+  const int code =
+      ReportStatus("moss", absl::InvalidArgumentError(std::string(kMsg, sizeof(kMsg) - 1)));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2);
+  EXPECT_EQ(err, "moss: error: bad name 'a\\x00b\\x1b[2J': why\nline two\n");
+}
+
 }  // namespace
 }  // namespace onix

@@ -79,5 +79,36 @@ TEST_F(InputsTest, InfoShowsTheInputsOfARepositoryPackage) {
   EXPECT_EQ(j["available"][0]["inputs"].get<std::vector<std::string>>(), kInputs);
 }
 
+// Also found in issue 30: raw newlines and ESC in paths and descriptions forged lines and
+// terminal sequences in human output. They are escaped there; JSON keeps the exact text.
+TEST_F(InputsTest, HumanOutputEscapesControlCharactersAndJsonKeepsThemExact) {
+  const std::string forged = "x\nstate 9-ffff is active\x1b[2J";
+  stone::Meta m;
+  m.name = "demo";
+  m.version = "1.0";
+  m.description = "line one\nstate 9-ffff is active";
+  stone::LayoutEntry f;
+  f.path = forged;
+  f.digest = Sha256Of("x");
+  f.size = 1;
+  const std::string path = tmp_->path() + "/forged.stone";
+  ASSERT_TRUE(
+      stone::WriteBinaryStoneFrom(
+          m, {f},
+          [](const stone::LayoutEntry&, const std::function<absl::Status(std::string_view)>& emit) {
+            return emit("x");
+          },
+          path)
+          .ok());
+  const std::string human = RunCommand(StrCat(moss_, " inspect --layout ", path));
+  EXPECT_EQ(human.find("\nstate 9-ffff is active"), std::string::npos) << human;
+  EXPECT_EQ(human.find('\x1b'), std::string::npos) << human;
+  EXPECT_NE(human.find("/usr/x\\x0astate 9-ffff is active\\x1b[2J"), std::string::npos) << human;
+  const auto j =
+      nlohmann::json::parse(RunCommand(StrCat(moss_, " inspect --json --layout ", path)));
+  EXPECT_EQ(j["layout"][0]["path"], forged);
+  EXPECT_EQ(j["meta"]["description"], m.description);
+}
+
 }  // namespace
 }  // namespace onix

@@ -122,7 +122,9 @@ absl::Status RunByName(const std::string& root_path, const solver::Request& requ
   }
   ONIX_ASSIGN_OR_RETURN(transaction::Result result,
                         transaction::Apply(*root, resolved.selection, apply));
-  for (const auto& w : result.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
+  for (const auto& w : result.warnings) {
+    std::fprintf(out, "warning: %s\n", EscapeLines(w, 9).c_str());
+  }
   std::fprintf(out, "state %s is active\n", result.plan.to_fstx.c_str());
   if (options.result != nullptr) *options.result = std::move(result);
   return absl::OkStatus();

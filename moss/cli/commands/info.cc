@@ -26,7 +26,7 @@ namespace repo = ::onix::moss::repo;
 std::string Deps(const std::vector<::onix::stone::Dependency>& deps) {
   std::vector<std::string> out;
   for (const auto& d : deps) out.push_back(d.ToString());
-  return out.empty() ? "-" : absl::StrJoin(out, ", ");
+  return out.empty() ? "-" : EscapeControl(absl::StrJoin(out, ", "));
 }
 
 nlohmann::json DepsJson(const std::vector<::onix::stone::Dependency>& deps) {
@@ -74,11 +74,12 @@ void PrintInstalled(const tx::PackageInfo& info) {
   std::printf("Name:         %s\n", m.name.c_str());
   std::printf("Version:      %s\n", moss::state::VersionRelease(m).c_str());
   std::printf("Build:        %llu\n", static_cast<unsigned long long>(m.build_release));
-  std::printf("Architecture: %s\n", m.architecture.c_str());
-  std::printf("Summary:      %s\n", m.summary.c_str());
-  if (!m.description.empty()) std::printf("Description:  %s\n", m.description.c_str());
-  if (!m.homepage.empty()) std::printf("Homepage:     %s\n", m.homepage.c_str());
-  std::printf("Licenses:     %s\n", absl::StrJoin(m.licenses, ", ").c_str());
+  std::printf("Architecture: %s\n", EscapeControl(m.architecture).c_str());
+  std::printf("Summary:      %s\n", EscapeControl(m.summary).c_str());
+  if (!m.description.empty())
+    std::printf("Description:  %s\n", EscapeLines(m.description, 14).c_str());
+  if (!m.homepage.empty()) std::printf("Homepage:     %s\n", EscapeControl(m.homepage).c_str());
+  std::printf("Licenses:     %s\n", EscapeControl(absl::StrJoin(m.licenses, ", ")).c_str());
   std::printf("Depends:      %s\n", Deps(m.depends).c_str());
   std::printf("Provides:     %s\n", Deps(m.provides).c_str());
   PrintInputs(m.inputs);
@@ -92,21 +93,22 @@ void PrintAvailable(const repo::AvailablePackage& a, bool candidate,
   const auto& m = a.package.meta;
   if (header) {
     std::printf("Name:         %s\n", m.name.c_str());
-    std::printf("Summary:      %s\n", m.summary.c_str());
-    if (!m.description.empty()) std::printf("Description:  %s\n", m.description.c_str());
+    std::printf("Summary:      %s\n", EscapeControl(m.summary).c_str());
+    if (!m.description.empty())
+      std::printf("Description:  %s\n", EscapeLines(m.description, 14).c_str());
   }
   std::printf("\nRepository:   %s (priority %d)%s\n", a.repository.c_str(), a.priority,
               candidate ? ", the candidate `moss install` picks" : "");
   std::printf("Version:      %s-%llu\n", moss::state::VersionRelease(m).c_str(),
               static_cast<unsigned long long>(m.build_release));
-  std::printf("Architecture: %s\n", m.architecture.c_str());
+  std::printf("Architecture: %s\n", EscapeControl(m.architecture).c_str());
   std::printf("Depends:      %s\n", Deps(m.depends).c_str());
   std::printf("Provides:     %s\n", Deps(m.provides).c_str());
   if (!m.conflicts.empty()) std::printf("Conflicts:    %s\n", Deps(m.conflicts).c_str());
   if (!m.replaces.empty()) std::printf("Replaces:     %s\n", Deps(m.replaces).c_str());
   PrintInputs(m.inputs);
   std::printf("Download:     %s (%s)\n", repo::HumanSize(a.package.stone_size).c_str(),
-              a.package.file_name.c_str());
+              EscapeControl(a.package.file_name).c_str());
   std::printf("Stone:        %s\n", a.package.stone_digest.Hex().c_str());
   std::printf("Installed:    %s\n", InstalledState(a, installed).c_str());
 }

@@ -70,24 +70,26 @@ std::string Mode(uint32_t mode) {
 void PrintDeps(const char* label, const std::vector<stone::Dependency>& deps) {
   if (deps.empty()) return;
   std::printf("%s:\n", label);
-  for (const auto& d : deps) std::printf("  %s\n", d.ToString().c_str());
+  for (const auto& d : deps) std::printf("  %s\n", EscapeControl(d.ToString()).c_str());
 }
 
 void PrintMeta(const stone::Meta& m) {
-  std::printf("name:          %s\n", m.name.c_str());
-  std::printf("version:       %s-%llu-%llu\n", m.version.c_str(),
+  std::printf("name:          %s\n", EscapeControl(m.name).c_str());
+  std::printf("version:       %s-%llu-%llu\n", EscapeControl(m.version).c_str(),
               static_cast<unsigned long long>(m.source_release),
               static_cast<unsigned long long>(m.build_release));
-  if (!m.architecture.empty()) std::printf("architecture:  %s\n", m.architecture.c_str());
-  if (!m.summary.empty()) std::printf("summary:       %s\n", m.summary.c_str());
-  if (!m.description.empty()) std::printf("description:   %s\n", m.description.c_str());
-  if (!m.homepage.empty()) std::printf("homepage:      %s\n", m.homepage.c_str());
+  if (!m.architecture.empty())
+    std::printf("architecture:  %s\n", EscapeControl(m.architecture).c_str());
+  if (!m.summary.empty()) std::printf("summary:       %s\n", EscapeControl(m.summary).c_str());
+  if (!m.description.empty())
+    std::printf("description:   %s\n", EscapeLines(m.description, 15).c_str());
+  if (!m.homepage.empty()) std::printf("homepage:      %s\n", EscapeControl(m.homepage).c_str());
   if (!m.licenses.empty()) {
     std::string l;
     for (const auto& x : m.licenses) l += (l.empty() ? "" : ", ") + x;
-    std::printf("licenses:      %s\n", l.c_str());
+    std::printf("licenses:      %s\n", EscapeControl(l).c_str());
   }
-  if (!m.source_id.empty()) std::printf("source id:     %s\n", m.source_id.c_str());
+  if (!m.source_id.empty()) std::printf("source id:     %s\n", EscapeControl(m.source_id).c_str());
   if (m.allow_setid) std::printf("allow setid:   yes\n");
   PrintDeps("depends", m.depends);
   PrintDeps("provides", m.provides);
@@ -179,14 +181,15 @@ absl::Status RunInspect(const InspectRequest& req) {
     return check;
   }
 
-  std::printf("file:          %s\n", req.file.c_str());
+  std::printf("file:          %s\n", EscapeControl(req.file).c_str());
   std::printf("type:          %s stone, format v%u, %llu bytes\n",
               std::string(stone::StoneTypeName(r.type())).c_str(), r.format_version(),
               static_cast<unsigned long long>(r.file_size()));
   if (r.type() == stone::StoneType::kIndex) {
     std::printf("packages:      %zu\n", r.index_records().size());
     for (const auto& rec : r.index_records()) {
-      std::printf("  %s  %s  %llu bytes  %s\n", rec.meta.Nvr().c_str(), rec.file_name.c_str(),
+      std::printf("  %s  %s  %llu bytes  %s\n", rec.meta.Nvr().c_str(),
+                  EscapeControl(rec.file_name).c_str(),
                   static_cast<unsigned long long>(rec.stone_size), rec.stone_digest.Hex().c_str());
     }
   } else {
@@ -217,9 +220,9 @@ absl::Status RunInspect(const InspectRequest& req) {
     for (const auto& e : r.layout()) {
       std::string extra;
       if (e.kind == stone::FileKind::kRegular) extra = StrCat(" ", e.size, " ", e.digest.Hex());
-      if (e.kind == stone::FileKind::kSymlink) extra = StrCat(" -> ", e.target);
+      if (e.kind == stone::FileKind::kSymlink) extra = StrCat(" -> ", EscapeControl(e.target));
       std::printf("  %c %s %u:%u /usr/%s%s\n", KindChar(e.kind), Mode(e.mode).c_str(), e.uid, e.gid,
-                  e.path.c_str(), extra.c_str());
+                  EscapeControl(e.path).c_str(), extra.c_str());
     }
   }
   if (req.check) {

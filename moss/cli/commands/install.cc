@@ -63,7 +63,9 @@ absl::Status RunInstall(const GlobalOptions& g, const std::vector<std::string>& 
     return absl::OkStatus();
   }
   std::printf("%s%s", g.dry_run ? "would install:\n" : "", tx::FormatPlan(result.plan).c_str());
-  for (const auto& w : result.warnings) std::fprintf(stderr, "moss: warning: %s\n", w.c_str());
+  for (const auto& w : result.warnings) {
+    std::fprintf(stderr, "moss: warning: %s\n", EscapeLines(w, 14).c_str());
+  }
   if (g.dry_run) {
     std::printf("dry run: state %s would become active; nothing changed\n",
                 result.plan.to_fstx.c_str());
