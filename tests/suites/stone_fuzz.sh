@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# libFuzzer smoke run of the stone reader (moss/stone/fuzz/reader_fuzzer.cc): builds it with
-# clang++ -fsanitize=fuzzer,address (Bazel's toolchain is gcc), seeds a corpus with valid
-# stones packed by //moss/stone:pack_tree, and fuzzes for STONE_FUZZ_SECONDS (default 60).
+# libFuzzer smoke runs: the stone reader (moss/stone/fuzz/reader_fuzzer.cc) for
+# STONE_FUZZ_SECONDS (default 60), the boot entry parser (boot/bls/fuzz) and the journal
+# decoder (moss/transaction/fuzz) for ONIX_FUZZ_SECONDS each (default 15), built with
+# clang++ -fsanitize=fuzzer,address (Bazel's toolchain is gcc). Each starts from its committed
+# seed corpus (moss/stone/fuzz/corpus plus fresh stones packed by //moss/stone:pack_tree;
+# boot/bls/fuzz/corpus; moss/transaction/fuzz/corpus). Hours-long runs: docs/testing.md.
 # Ends with "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,6 +47,7 @@ done
 "$pack" "$work/t1" "$work/corpus/t1-l19.stone" seed 2.0 --level 19 --epoch 1700000000 && seeds=$((seeds + 1))
 chmod 755 "$work/t3/d"
 if [[ $seeds == 4 ]]; then ok "seed corpus of $seeds valid stones"; else not_ok "seed corpus ($seeds of 4)"; fi
+cp moss/stone/fuzz/corpus/* "$work/corpus/"
 
 if [[ -x $work/reader_fuzzer ]]; then
   mkdir -p "$work/artifacts"
@@ -62,4 +66,29 @@ if [[ -x $work/reader_fuzzer ]]; then
 else
   not_ok "fuzzing the reader (no fuzzer binary)"
 fi
+
+# fuzz_target NAME CORPUS SOURCES...: builds NAME with clang and fuzzes it from CORPUS.
+fuzz_seconds=${ONIX_FUZZ_SECONDS:-15}
+fuzz_target() {
+  local name=$1 corpus=$2; shift 2
+  if ! clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address -I. "$@" -o "$work/$name" \
+    -lcrypto $absl_libs >"$work/$name-clang.log" 2>&1; then
+    tail -30 "$work/$name-clang.log"; not_ok "$name builds with clang++ -fsanitize=fuzzer,address"; return
+  fi
+  mkdir -p "$work/$name-corpus" "$work/$name-artifacts"
+  cp "$corpus"/* "$work/$name-corpus/"
+  if (cd "$work" && ASAN_OPTIONS=detect_leaks=1 "./$name" -max_total_time="$fuzz_seconds" -max_len=16384 \
+      -rss_limit_mb=2048 -artifact_prefix="$work/$name-artifacts/" "$name-corpus" >"$work/$name.log" 2>&1); then
+    ok "fuzzed $name for ${fuzz_seconds}s from $corpus: $(grep -o 'Done [0-9]* runs' "$work/$name.log" | grep -o '[0-9]*' || echo '?') runs, nothing found"
+  else
+    tail -40 "$work/$name.log"
+    mkdir -p build && cp "$work/$name-artifacts"/* build/ 2>/dev/null
+    not_ok "fuzzing $name found a crash or a broken invariant (artifact copied to build/)"
+  fi
+}
+fuzz_target entries_fuzzer boot/bls/fuzz/corpus boot/bls/fuzz/entries_fuzzer.cc boot/bls/entries.cc \
+  moss/base/status.cc moss/base/fs_at.cc moss/base/check.cc
+fuzz_target journal_fuzzer moss/transaction/fuzz/corpus moss/transaction/fuzz/journal_fuzzer.cc \
+  moss/transaction/journal.cc moss/state/tree.cc moss/store/store.cc moss/base/status.cc \
+  moss/base/fs_at.cc moss/base/check.cc moss/base/sha256.cc
 finish

@@ -1,7 +1,8 @@
-// Replays recipe_fuzzer.cc's entry point over the seed corpus (and any files named on the
-// command line) as a plain gcc-built test: the target keeps compiling under -Werror and every
-// seed stays a clean "<file>:<line>" error or a parse. The real fuzzing runs with clang in
-// tests/suites/boulder.sh.
+// The main of every fuzz target's replay test: feeds each seed of the corpus directories (and
+// files) named on the command line, and evenly spaced prefixes of it, to the target's
+// LLVMFuzzerTestOneInput, built with gcc under -Werror. The target keeps compiling and every
+// committed seed stays clean (a target aborts on a broken invariant). The real fuzzing runs
+// with clang from the same corpora (docs/testing.md).
 #include <dirent.h>
 
 #include <cstdint>
@@ -39,11 +40,15 @@ int main(int argc, char** argv) {
     std::stringstream bytes;
     bytes << in.rdbuf();
     const std::string data = bytes.str();
-    // Every prefix too: truncated recipes are the commonest bad input.
+    // Prefixes too: truncated input is the commonest bad input.
     for (size_t n = 0; n <= data.size(); n += 1 + data.size() / 64) {
       LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), n);
     }
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  }
+  if (files.size() < 2) {
+    std::fprintf(stderr, "only %zu seed: a corpus proves little\n", files.size());
+    return 1;
   }
   std::printf("replayed %zu seeds\n", files.size());
   return 0;
