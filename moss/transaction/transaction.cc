@@ -315,6 +315,13 @@ absl::StatusOr<Result> Apply(MachineRoot& root, const Selection& selection, cons
   absl::StatusOr<std::vector<state::OwnedEntry>> merged = state::MergeLayouts(inputs);
   if (!merged.ok()) return Annotate(merged.status(), "refusing the transaction");
   const std::vector<stone::LayoutEntry> new_layout = state::Entries(*merged);
+  // The path rules hold per stone (the reader checked each), but two valid stones can still
+  // combine into an escape: `q -> ../../lib/zz/../..` in one plus `lib/zz -> /usr` in another
+  // resolves to /. So the candidate state's merged tree is checked as one layout, before
+  // anything is written. Setuid bits were already allowed or refused per stone.
+  if (absl::Status s = stone::ValidateLayout(new_layout, /*allow_setid=*/true); !s.ok()) {
+    return Annotate(s, "refusing the transaction: the packages' layouts combined");
+  }
 
   state::Manifest manifest;
   for (size_t i = 0; i < selection.size(); ++i) {

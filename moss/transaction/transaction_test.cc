@@ -229,6 +229,30 @@ TEST_F(TransactionTest, ConflictingPackagesAreRefusedBeforeAnyWrite) {
   EXPECT_EQ(StateIds().size(), 1u);
 }
 
+// Issue 30: two stones, each valid alone, whose symlinks combine into an escape from /usr are
+// refused on the merged layout of the candidate state, before anything is written; whichever
+// of them is installed first.
+TEST_F(TransactionTest, SymlinksEscapingOnlyInTheMergedTreeAreRefusedBeforeAnyWrite) {
+  const std::string link = Stone("linker", "1", {{"lib/zz", "", 0777, "/usr"}});
+  const std::string climber = Stone("climber", "1", {{"a/b/q", "", 0777, "../../lib/zz/../.."}});
+  ASSERT_TRUE(Install({Stone("base", "1", {{"bin/base", "base"}})}).ok());
+  for (const std::vector<std::string>& order :
+       {std::vector<std::string>{link, climber}, std::vector<std::string>{climber}}) {
+    if (order.size() == 1) {
+      ASSERT_TRUE(Install({link}).ok());  // the other one first
+    }
+    const auto before = root_->HashTree("usr");
+    auto r = Install(order);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("layout symlink 'a/b/q'"), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("the packages' layouts combined"), std::string::npos)
+        << r.status();
+    EXPECT_EQ(root_->HashTree("usr"), before);
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging"));
+  }
+}
+
 TEST_F(TransactionTest, AFileSharedByTwoPackagesIsStoredOnce) {
   const std::string shared = "the same license text\n";
   ASSERT_TRUE(Install({Stone("alpha", "1", {{"share/alpha/COPYING", shared}}),
