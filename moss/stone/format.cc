@@ -488,6 +488,21 @@ absl::StatusOr<std::vector<IndexRecord>> DecodePackages(std::string_view bytes, 
       return InvalidArgument(StrCat("package record ", i, " ('", rec.meta.name,
                                     "') has an unsafe file name '", rec.file_name, "'"));
     }
+    // The spec's order (the writer sorts): a reader that met an unsorted or repeated package
+    // could otherwise pick a different record than the one signed off.
+    if (!out.empty()) {
+      const IndexRecord& prev = out.back();
+      if (std::tie(prev.meta.name, prev.meta.version, prev.meta.source_release,
+                   prev.meta.build_release) == std::tie(rec.meta.name, rec.meta.version,
+                                                        rec.meta.source_release,
+                                                        rec.meta.build_release)) {
+        return InvalidArgument(StrCat("package record ", i, " repeats ", rec.meta.Nvr()));
+      }
+      if (!IndexRecordLess(prev, rec)) {
+        return InvalidArgument(StrCat("package record ", i, " (", rec.meta.Nvr(),
+                                      ") is not sorted after ", prev.meta.Nvr()));
+      }
+    }
     out.push_back(std::move(rec));
   }
   if (r.remaining() != 0) {

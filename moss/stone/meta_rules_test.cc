@@ -230,5 +230,43 @@ TEST_F(MetaRulesTest, UnknownTagsOfAKnownTypeAreSkippedAndCounted) {
   EXPECT_EQ(r->meta(), TestMeta());
 }
 
+// The spec and the reader agree: index records are sorted and unique, payloads come in the
+// one order of their stone type.
+TEST_F(MetaRulesTest, IndexRecordsOutOfOrderOrRepeatedAreRefused) {
+  auto rec = [](std::string name) {
+    return IndexRecord{TestMeta(std::move(name)), Digest{}, 1, "f.stone"};
+  };
+  auto open_index = [&](const std::vector<IndexRecord>& recs) {
+    RawStone raw;
+    raw.type = StoneType::kIndex;
+    raw.payloads.push_back({PayloadKind::kPackages, Compression::kNone,
+                            static_cast<uint32_t>(recs.size()), internal::EncodePackages(recs)});
+    return Open(raw);
+  };
+  EXPECT_TRUE(open_index({rec("a"), rec("b")}).ok());
+  auto r = open_index({rec("b"), rec("a")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("package record 1 (a 1.0-2-1) is not sorted after b"),
+            std::string::npos)
+      << r.status();
+  IndexRecord again = rec("a");
+  again.file_name = "g.stone";
+  r = open_index({rec("a"), again});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("package record 1 repeats a 1.0-2-1"), std::string::npos)
+      << r.status();
+}
+
+TEST_F(MetaRulesTest, PayloadsOutOfTheirOrderAreRefused) {
+  auto raw = BinaryParts(TestMeta(), {File("f", "x")}, {"x"});
+  std::swap(raw.payloads[1], raw.payloads[2]);  // Layout before Content
+  auto r = Open(raw);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
+  EXPECT_NE(r.status().message().find("payload 1 is layout where a binary stone has content"),
+            std::string::npos)
+      << r.status();
+}
+
 }  // namespace
 }  // namespace onix::stone
