@@ -231,11 +231,20 @@ TEST_F(GeneratorTest, ValidationMatrixReadsScenarioResultsFromTheTapLog) {
                      "1 passed, 1 failed, 0 skipped\n");
   Generate();
   const std::string html = Out("validation.html");
+  // Each cell links to the scenario that produced it, listed below the matrix with its source.
   EXPECT_NE(html.find("<tr><th scope=\"row\">rolls back</th>"
-                      "<td class=\"result result-pass\" title=\"(41 s)\">pass</td>"
-                      "<td class=\"result result-fail\" title=\"(90 s)\">fail</td></tr>"),
+                      "<td class=\"result result-pass\" title=\"(41 s)\">"
+                      "<a href=\"#scenario-rollback-base\">pass</a></td>"
+                      "<td class=\"result result-fail\" title=\"(90 s)\">"
+                      "<a href=\"#scenario-rollback-nix\">fail</a></td></tr>"),
             std::string::npos)
       << html;
+  EXPECT_NE(html.find("<dt id=\"scenario-rollback-nix\"><code>rollback-nix</code></dt>"
+                      "<dd><code>tests/vm/scenarios/rollback-nix.sh</code>: fail (90 s)</dd>"),
+            std::string::npos)
+      << html;
+  // The suite log is a results file: no "No results file" note beside it.
+  EXPECT_EQ(html.find("No results file"), std::string::npos);
   EXPECT_NE(html.find("2 cell(s) from the suite log <code>build/test-vm.log</code>"),
             std::string::npos);
 }
@@ -247,10 +256,40 @@ TEST_F(GeneratorTest, TapSkipsAreShownAsSkipAndJsonResultsWin) {
       {"check": "rollback", "composition": "nix", "status": "fail"}]})");
   Generate();
   const std::string html = Out("validation.html");
-  EXPECT_NE(html.find("<td class=\"result result-skip\" title=\"# SKIP no KVM\">skip</td>"
+  EXPECT_NE(html.find("<td class=\"result result-skip\" title=\"# SKIP no KVM\">"
+                      "<a href=\"#scenario-rollback-base\">skip</a></td>"
                       "<td class=\"result result-fail\">fail</td>"),
             std::string::npos)
       << html;
+}
+
+TEST_F(GeneratorTest, ACompositionNoImageHasSaysNotBuiltInsteadOfNotRun) {
+  auto data = TempDir::Make("site-data-");
+  ASSERT_TRUE(data.ok());
+  for (const char* name : {"ownership.json", "cli.json", "roadmap.json"}) {
+    auto fd = fs::OpenDir(inputs_.data_dir);
+    ASSERT_TRUE(fd.ok());
+    auto text = ReadInput(fd->get(), name);
+    ASSERT_TRUE(text.ok()) << text.status();
+    WriteAt(data->fd(), name, text->contents);
+  }
+  WriteAt(data->fd(), "validation.json", R"({"results_file": "build/vm-results.json",
+      "compositions": [{"id": "base", "title": "base"},
+                       {"id": "desk", "title": "desktop", "built": false}],
+      "checks": [{"id": "boot", "title": "boots"}]})");
+  inputs_.data_dir = data->path();
+  WriteWorkspaceFile("build/vm-results.json", R"({"results": [
+      {"check": "boot", "composition": "base", "status": "pass", "scenario": "base-image-boots"},
+      {"check": "boot", "composition": "desk", "status": "pass"}]})");
+  auto pages = GenerateSite(inputs_, out_.fd());
+  ASSERT_TRUE(pages.ok()) << pages.status();
+  const std::string html = Out("validation.html");
+  EXPECT_NE(html.find("<tr><th scope=\"row\">boots</th><td class=\"result result-pass\">"
+                      "<a href=\"#scenario-base-image-boots\">pass</a></td>"
+                      "<td class=\"result result-none\">not built</td></tr>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("Not built: no image has this composition yet."), std::string::npos);
 }
 
 TEST_F(GeneratorTest, ValidationWithoutResultsFileSaysNotRun) {

@@ -224,19 +224,33 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
   ONIX_ASSIGN_OR_RETURN(const json* checks, Array(doc, "checks", kWhat));
 
   std::vector<std::pair<std::string, std::string>> columns;  // id, title
+  // A composition with "built": false has no image yet: its cells say so instead of "not run".
+  std::set<std::string> not_built;
   std::string out = "<h2 id=\"compositions\">Compositions</h2>\n<dl class=\"compositions\">\n";
   for (const json& c : *compositions) {
     ONIX_ASSIGN_OR_RETURN(std::string id, Str(c, "id", kWhat));
     ONIX_ASSIGN_OR_RETURN(std::string title, Str(c, "title", kWhat));
     ONIX_ASSIGN_OR_RETURN(std::string desc, Str(c, "description", kWhat, false));
     ONIX_ASSIGN_OR_RETURN(std::string desc_html, RenderInline(desc, kWhat));
-    out += StrCat("<dt>", HtmlEscape(title), "</dt><dd>", desc_html, "</dd>\n");
+    auto built = c.find("built");
+    if (built != c.end() && !built->is_boolean()) {
+      return InvalidArgument(StrCat("reading ", kWhat, ": \"built\" must be true or false"));
+    }
+    const bool is_built = built == c.end() || built->get<bool>();
+    if (!is_built) not_built.insert(id);
+    out += StrCat("<dt>", HtmlEscape(title), "</dt><dd>", desc_html,
+                  is_built ? "" : " <em>Not built: no image has this composition yet.</em>",
+                  "</dd>\n");
     columns.emplace_back(id, title);
   }
   out += "</dl>\n";
 
   // The results file is optional: a fresh checkout has not run the suite yet.
-  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> results;
+  // (check, composition) -> status, detail, the scenario that produced it ("" when unknown).
+  struct Cell {
+    std::string status, detail, scenario;
+  };
+  std::map<std::pair<std::string, std::string>, Cell> results;
   std::string run_label;
   auto results_text = ReadOptional(src.workspace_fd, results_file);
   if (!results_text.ok()) {
@@ -260,12 +274,13 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
       ONIX_ASSIGN_OR_RETURN(std::string comp, Str(e, "composition", results_file));
       ONIX_ASSIGN_OR_RETURN(std::string status, Str(e, "status", results_file));
       ONIX_ASSIGN_OR_RETURN(std::string detail, Str(e, "detail", results_file, false));
+      ONIX_ASSIGN_OR_RETURN(std::string scenario, Str(e, "scenario", results_file, false));
       if (status != "pass" && status != "fail" && status != "skip") {
         return InvalidArgument(StrCat("reading ", results_file, ": check ", check, " has status \"",
                                       status, "\" (known: pass, fail, skip)"));
       }
       if (known_checks.count(check) == 0) ++unknown;
-      results[{check, comp}] = {status, detail};
+      results[{check, comp}] = {status, detail, scenario};
     }
   }
 
@@ -293,7 +308,7 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
         }
         auto hit = tap.find(scenario.get<std::string>());
         if (hit == tap.end() || results.count({id, comp}) > 0) continue;
-        results[{id, comp}] = hit->second;
+        results[{id, comp}] = {hit->second.first, hit->second.second, hit->first};
         ++from_tap;
       }
     }
@@ -308,7 +323,7 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
     out += StrCat("<p class=\"results-note\">Latest results from <code>", HtmlEscape(results_file),
                   "</code>", run_label.empty() ? "" : StrCat(" (", HtmlEscape(run_label), ")"),
                   ", written ", FormatUtc((*results_text)->second), ".</p>\n");
-  } else {
+  } else if (!tap_text.has_value()) {
     out += StrCat("<p class=\"results-note\">No results file: this build found no <code>",
                   HtmlEscape(results_file),
                   "</code>, so every cell reads <em>not run</em>. Run <code>tools/test</code> "
@@ -321,6 +336,7 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
   }
   out += "</tr></thead>\n<tbody>\n";
   std::string descriptions = "<h2 id=\"checks\">What each check proves</h2>\n<dl>\n";
+  std::map<std::string, Cell> scenarios_shown;
   for (const json& c : *checks) {
     ONIX_ASSIGN_OR_RETURN(std::string id, Str(c, "id", kWhat));
     ONIX_ASSIGN_OR_RETURN(std::string title, Str(c, "title", kWhat));
@@ -329,13 +345,20 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
     out += StrCat("<tr><th scope=\"row\">", HtmlEscape(title), "</th>");
     for (const auto& [comp, unused] : columns) {
       auto it = results.find({id, comp});
-      if (it == results.end()) {
+      if (not_built.count(comp)) {
+        out += "<td class=\"result result-none\">not built</td>";
+      } else if (it == results.end()) {
         out += "<td class=\"result result-none\">not run</td>";
       } else {
-        const auto& [status, detail] = it->second;
-        out += StrCat("<td class=\"result result-", status, "\"",
-                      detail.empty() ? "" : StrCat(" title=\"", HtmlEscape(detail), "\""), ">",
-                      status, "</td>");
+        const Cell& cell = it->second;
+        const std::string shown = cell.scenario.empty()
+                                      ? cell.status
+                                      : StrCat("<a href=\"#scenario-", Slugify(cell.scenario),
+                                               "\">", cell.status, "</a>");
+        out += StrCat("<td class=\"result result-", cell.status, "\"",
+                      cell.detail.empty() ? "" : StrCat(" title=\"", HtmlEscape(cell.detail), "\""),
+                      ">", shown, "</td>");
+        if (!cell.scenario.empty()) scenarios_shown[cell.scenario] = cell;
       }
     }
     out += "</tr>\n";
@@ -343,6 +366,17 @@ absl::StatusOr<std::string> ValidationSection(const SectionSources& src) {
                            desc_html, "</dd>\n");
   }
   out += "</tbody></table></div>\n";
+  // Each filled cell links here: the scenario that produced it, its source and its outcome.
+  if (!scenarios_shown.empty()) {
+    out += "<h2 id=\"scenarios\">Scenarios</h2>\n<dl class=\"scenarios\">\n";
+    for (const auto& [name, cell] : scenarios_shown) {
+      out += StrCat("<dt id=\"scenario-", Slugify(name), "\"><code>", HtmlEscape(name),
+                    "</code></dt><dd><code>tests/vm/scenarios/", HtmlEscape(name),
+                    ".sh</code>: ", cell.status,
+                    cell.detail.empty() ? "" : StrCat(" ", HtmlEscape(cell.detail)), "</dd>\n");
+    }
+    out += "</dl>\n";
+  }
   if (unknown > 0) {
     out += StrCat("<p class=\"results-note\">The results file also holds ", unknown,
                   " result(s) for checks this page does not describe yet.</p>\n");
