@@ -1,6 +1,7 @@
 #include "moss/transaction/content.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "moss/base/fs_at.h"
@@ -78,6 +80,31 @@ absl::StatusOr<NeededObjects> MissingObjects(const store::Store& store,
 absl::Status FetchObjects(MachineRoot& root, const NeededObjects& needed,
                           const std::vector<const stone::StoneReader*>& sources) {
   if (needed.empty()) return absl::OkStatus();
+  // Disk before digest: a small stone may declare gigabytes of content (a digest is only
+  // proved wrong once its bytes are written), so the declared size of every object to write
+  // is checked against the store's free space first. Each key is its own object file.
+  {
+    uint64_t declared = 0;
+    std::set<Digest> counted;
+    for (const auto* r : sources) {
+      for (const auto& range : r->content_index()) {
+        auto it = needed.find(range.digest);
+        if (it == needed.end() || !counted.insert(range.digest).second) continue;
+        declared += range.length * it->second.size();
+      }
+    }
+    struct statvfs st;
+    if (::fstatvfs(root.moss_fd(), &st) != 0) {
+      const int err = errno;
+      return ErrnoError(err, "checking free space in .moss");
+    }
+    const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    if (declared > free_bytes) {
+      return absl::ResourceExhaustedError(StrCat("unpacking needs ", declared, " bytes in ",
+                                                 root.path(), "/.moss/store but only ", free_bytes,
+                                                 " are free; nothing was unpacked"));
+    }
+  }
   std::mutex mu;
   std::set<Digest> done;
   std::vector<const stone::StoneReader*> useful;

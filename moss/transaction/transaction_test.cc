@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +15,8 @@
 #include "moss/base/str_cat.h"
 #include "moss/base/temp_dir.h"
 #include "moss/state/tree.h"
+#include "moss/stone/format.h"
+#include "moss/stone/testing.h"
 #include "moss/transaction/maintenance.h"
 #include "moss/transaction/queries.h"
 #include "tests/testing/stones.h"
@@ -251,6 +254,55 @@ TEST_F(TransactionTest, SymlinksEscapingOnlyInTheMergedTreeAreRefusedBeforeAnyWr
     EXPECT_EQ(root_->HashTree("usr"), before);
     EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging"));
   }
+}
+
+// Issue 30, disk before digest: stones declaring more content than the store has room for
+// are refused before a byte is unpacked (the content here is 100 bytes of garbage declaring
+// 60 GiB per stone; its digest would only fail after writing all of it).
+TEST_F(TransactionTest, ContentLargerThanTheFreeSpaceIsRefusedBeforeUnpacking) {
+  ASSERT_TRUE(Install({Stone("base", "1", {{"bin/base", "base"}})}).ok());
+  const uint64_t kDeclared = 60ull << 30;
+  std::vector<std::string> files;
+  for (const char* name : {"huge-a", "huge-b", "huge-c"}) {
+    stone::LayoutEntry e;
+    e.path = StrCat("share/", name);
+    e.size = kDeclared;
+    e.digest = Sha256Of(name);
+    stone::Meta m;
+    m.name = name;
+    m.version = "1";
+    uint32_t meta_count = 0;
+    const std::string meta = stone::internal::EncodeMeta(m, 0, &meta_count);
+    stone::testing::RawStone raw;
+    std::vector<stone::LayoutEntry> layout = {stone::testing::Dir("share"), e};
+    raw.payloads.push_back(
+        {stone::PayloadKind::kMeta, stone::Compression::kNone, meta_count, meta});
+    raw.payloads.push_back({stone::PayloadKind::kContent, stone::Compression::kZstd, 1,
+                            std::string(100, '\0'), static_cast<int64_t>(kDeclared)});
+    raw.payloads.push_back({stone::PayloadKind::kLayout, stone::Compression::kNone, 2,
+                            stone::internal::EncodeLayout(layout)});
+    raw.payloads.push_back({stone::PayloadKind::kIndex, stone::Compression::kNone, 1,
+                            stone::internal::EncodeIndex({{e.digest, 0, kDeclared}})});
+    const std::string path = StrCat(stones_->path(), "/", name, ".stone");
+    ASSERT_TRUE(fs::WriteFileAtomicAt(stones_->fd(), StrCat(name, ".stone"),
+                                      stone::testing::Craft(raw), 0644, fs::Durability::kNone)
+                    .ok());
+    files.push_back(path);
+  }
+  struct statvfs st;
+  ASSERT_EQ(::statvfs(root_->path().c_str(), &st), 0);
+  if (static_cast<uint64_t>(st.f_bavail) * st.f_frsize >= files.size() * kDeclared) {
+    GTEST_SKIP() << "more than " << files.size() * kDeclared << " bytes free";
+  }
+  const auto usr_before = root_->HashTree("usr");
+  const auto store_before = root_->HashTree(".moss/store");
+  auto r = Install(files);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("nothing was unpacked"), std::string::npos) << r.status();
+  EXPECT_EQ(root_->HashTree("usr"), usr_before);
+  EXPECT_EQ(root_->HashTree(".moss/store"), store_before);
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging"));
 }
 
 TEST_F(TransactionTest, AFileSharedByTwoPackagesIsStoredOnce) {
