@@ -305,6 +305,30 @@ TEST_F(TransactionTest, ContentLargerThanTheFreeSpaceIsRefusedBeforeUnpacking) {
   EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/root/staging"));
 }
 
+// Issue 30 bug 1: a package name that would be a path or a special git entry never reaches
+// a transaction (it used to install, then wedge the root in the history commit).
+TEST_F(TransactionTest, HostilePackageNamesAreRefusedBeforeAnyWrite) {
+  ASSERT_TRUE(Install({Stone("base", "1", {{"bin/base", "base"}})}).ok());
+  const auto usr_before = root_->HashTree("usr");
+  for (const char* name : {"..", ".git", "../..", "/", "a/b", "a\nb", "x\x1b[2J"}) {
+    stone::Meta m = stone::testing::TestMeta(name);
+    const std::string file = StrCat("hostile-", usr_before.size(), "-", std::string(name).size(),
+                                    "-", static_cast<int>(name[0]), ".stone");
+    ASSERT_TRUE(fs::WriteFileAtomicAt(stones_->fd(), file,
+                                      stone::testing::Craft(stone::testing::BinaryParts(
+                                          m, {stone::testing::File("f", "x")}, {"x"})),
+                                      0644, fs::Durability::kNone)
+                    .ok());
+    auto r = Install({StrCat(stones_->path(), "/", file)});
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("bad package name"), std::string::npos) << r.status();
+    EXPECT_EQ(root_->HashTree("usr"), usr_before) << name;
+    EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal")) << name;
+  }
+  EXPECT_EQ(StateIds().size(), 1u);
+}
+
 TEST_F(TransactionTest, AFileSharedByTwoPackagesIsStoredOnce) {
   const std::string shared = "the same license text\n";
   ASSERT_TRUE(Install({Stone("alpha", "1", {{"share/alpha/COPYING", shared}}),
