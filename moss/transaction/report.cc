@@ -60,7 +60,8 @@ nlohmann::json RemoveJson(const RemoveResult& r) {
   return {{"removed", r.removed},
           {"objects_removed", r.gc.objects_removed},
           {"bytes_freed", r.gc.bytes_freed},
-          {"stones_removed", r.gc.stones_removed}};
+          {"stones_removed", r.gc.stones_removed},
+          {"warnings", r.warnings}};
 }
 
 nlohmann::json VerifyJson(const VerifyReport& r) {

@@ -99,7 +99,9 @@ absl::Status ActivateState(const GlobalOptions& g, const std::string& id) {
     return absl::OkStatus();
   }
   std::printf("%s", tx::FormatPlan(result.plan).c_str());
-  for (const auto& w : result.warnings) std::fprintf(stderr, "moss: warning: %s\n", w.c_str());
+  for (const auto& w : result.warnings) {
+    std::fprintf(stderr, "moss: warning: %s\n", EscapeLines(w, 14).c_str());
+  }
   std::printf(g.dry_run ? "dry run: state %s would become active (now %s); nothing changed\n"
                         : "state %s is active (was %s)\n",
               result.plan.to_fstx.c_str(), result.plan.from_fstx.c_str());
@@ -120,6 +122,9 @@ absl::Status PrintRemoval(const GlobalOptions& g, const tx::RemoveResult& r) {
     std::printf("freed %zu store objects (%llu bytes) and %zu cached stones\n",
                 r.gc.objects_removed, static_cast<unsigned long long>(r.gc.bytes_freed),
                 r.gc.stones_removed);
+  }
+  for (const auto& w : r.warnings) {
+    std::fprintf(stderr, "moss: warning: %s\n", EscapeLines(w, 14).c_str());
   }
   return absl::OkStatus();
 }
@@ -216,7 +221,9 @@ absl::Status RecoverRoot(const GlobalOptions& g, bool boot_sync) {
     return absl::OkStatus();
   }
   for (const auto& a : report.actions) std::printf("%s\n", a.c_str());
-  for (const auto& w : report.warnings) std::fprintf(stderr, "moss: warning: %s\n", w.c_str());
+  for (const auto& w : report.warnings) {
+    std::fprintf(stderr, "moss: warning: %s\n", EscapeLines(w, 14).c_str());
+  }
   std::printf("%s; active state: %s\n", report.actions.empty() ? "nothing to recover" : "recovered",
               active ? active->c_str() : "none");
   return absl::OkStatus();
