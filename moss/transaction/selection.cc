@@ -22,7 +22,7 @@ absl::StatusOr<SelectedPackage> SelectStoneFile(const std::string& path) {
   UniqueFd fd(raw);
   ONIX_ASSIGN_OR_RETURN(Digest digest, Sha256Fd(fd.get()));
   absl::StatusOr<stone::StoneReader> reader = stone::StoneReader::Open(path);
-  if (!reader.ok()) return Annotate(reader.status(), what);
+  if (!reader.ok()) return reader.status();  // it already says "reading stone PATH"
   if (reader->type() != stone::StoneType::kBinary) {
     return InvalidArgument(
         StrCat(what, ": a ", stone::StoneTypeName(reader->type()), " stone, not a binary package"));
