@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # libFuzzer smoke runs: the stone reader (moss/stone/fuzz/reader_fuzzer.cc) for
-# STONE_FUZZ_SECONDS (default 60), the boot entry parser (boot/bls/fuzz) and the journal
-# decoder (moss/transaction/fuzz) for ONIX_FUZZ_SECONDS each (default 15), built with
-# clang++ -fsanitize=fuzzer,address (Bazel's toolchain is gcc). Each starts from its committed
-# seed corpus (moss/stone/fuzz/corpus plus fresh stones packed by //moss/stone:pack_tree;
-# boot/bls/fuzz/corpus; moss/transaction/fuzz/corpus). Hours-long runs: docs/testing.md.
+# STONE_FUZZ_SECONDS (default 60), the boot entry parser (boot/bls/fuzz), the journal decoder
+# (moss/transaction/fuzz) and the index signature path (moss/repo/fuzz) for ONIX_FUZZ_SECONDS
+# each (default 15), built with clang++ -fsanitize=fuzzer,address (Bazel's toolchain is gcc).
+# Each starts from its committed seed corpus (moss/stone/fuzz/corpus plus fresh stones packed
+# by //moss/stone:pack_tree; the other targets' fuzz/corpus). Hours-long runs: docs/testing.md.
 # Ends with "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -91,4 +91,7 @@ fuzz_target entries_fuzzer boot/bls/fuzz/corpus boot/bls/fuzz/entries_fuzzer.cc 
 fuzz_target journal_fuzzer moss/transaction/fuzz/corpus moss/transaction/fuzz/journal_fuzzer.cc \
   moss/transaction/journal.cc moss/state/tree.cc moss/store/store.cc moss/base/status.cc \
   moss/base/fs_at.cc moss/base/check.cc moss/base/sha256.cc
+fuzz_target signature_fuzzer moss/repo/fuzz/corpus moss/repo/fuzz/signature_fuzzer.cc \
+  moss/repo/signature.cc moss/repo/files.cc moss/base/status.cc moss/base/fs_at.cc \
+  moss/base/check.cc moss/base/sha256.cc
 finish
