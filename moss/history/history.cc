@@ -122,12 +122,19 @@ absl::StatusOr<History> History::Open(const std::string& git_dir) {
   return History(raw);
 }
 
+History History::Unavailable(absl::Status why) {
+  History h(nullptr);
+  h.unavailable_ = std::move(why);
+  return h;
+}
+
 History::~History() = default;
 
 absl::StatusOr<std::string> History::CommitState(std::string_view fstx,
                                                  const std::map<std::string, std::string>& files,
                                                  std::string_view message,
                                                  std::string_view parent_fstx, int64_t when_unix) {
+  if (!repo_) return unavailable_;
   const std::string what = StrCat("committing state ", fstx, " to history");
   git_repository* repo = repo_.get();
   BatchedObjectWrites batch(repo);
@@ -174,6 +181,7 @@ absl::StatusOr<std::string> History::CommitState(std::string_view fstx,
 }
 
 absl::Status History::SetActive(std::string_view fstx) {
+  if (!repo_) return unavailable_;
   ONIX_ASSIGN_OR_RETURN(std::optional<git_oid> target, RefTarget(repo_.get(), StateRef(fstx)));
   if (!target) return NotFound(StrCat("history has no commit for state ", fstx));
   // Already there (every recovery check re-asserts the active state): no ref write, no
@@ -191,6 +199,7 @@ absl::Status History::SetActive(std::string_view fstx) {
 }
 
 absl::Status History::DropState(std::string_view fstx) {
+  if (!repo_) return unavailable_;
   git_reference* raw = nullptr;
   const std::string ref = StateRef(fstx);
   int rc = git_reference_lookup(&raw, repo_.get(), ref.c_str());
@@ -203,12 +212,14 @@ absl::Status History::DropState(std::string_view fstx) {
 }
 
 absl::StatusOr<std::optional<std::string>> History::CommitOf(std::string_view fstx) {
+  if (!repo_) return unavailable_;
   ONIX_ASSIGN_OR_RETURN(std::optional<git_oid> target, RefTarget(repo_.get(), StateRef(fstx)));
   if (!target) return std::optional<std::string>();
   return std::optional<std::string>(OidHex(*target));
 }
 
 absl::StatusOr<std::vector<std::string>> History::StateRefs() {
+  if (!repo_) return unavailable_;
   git_strarray refs = {nullptr, 0};
   const int rc = git_reference_list(&refs, repo_.get());
   if (rc != 0) return GitError(rc, "listing history refs");
@@ -224,6 +235,7 @@ absl::StatusOr<std::vector<std::string>> History::StateRefs() {
 }
 
 absl::StatusOr<std::string> History::MessageOf(std::string_view fstx) {
+  if (!repo_) return unavailable_;
   ONIX_ASSIGN_OR_RETURN(std::optional<git_oid> target, RefTarget(repo_.get(), StateRef(fstx)));
   if (!target) return NotFound(StrCat("history has no commit for state ", fstx));
   git_commit* raw = nullptr;

@@ -25,6 +25,13 @@ class History {
   // missing.
   static absl::StatusOr<History> Open(const std::string& git_dir);
 
+  // A history that could not be opened (a damaged or unreadable history.git): every call
+  // returns `why`. The audit trail is never a reason for a root to stop working, so the
+  // machine root keeps one of these and the post-commit phases warn instead.
+  static History Unavailable(absl::Status why);
+  // Whether Open succeeded (false for Unavailable).
+  bool available() const { return repo_ != nullptr; }
+
   History(History&&) = default;
   History& operator=(History&&) = default;
   ~History();
@@ -56,6 +63,7 @@ class History {
   explicit History(git_repository* repo) : repo_(repo) {}
 
   std::unique_ptr<git_repository, RepoFree> repo_;
+  absl::Status unavailable_;  // why repo_ is null
 };
 
 }  // namespace onix::moss::history

@@ -56,9 +56,16 @@ absl::StatusOr<MachineRoot> MachineRoot::Open(const std::string& path, Access ac
   r.store_ = std::make_unique<store::Store>(std::move(store));
   ONIX_ASSIGN_OR_RETURN(db::Db db, db::Db::Open(StrCat(r.path_, "/.moss/db/moss.sqlite")));
   r.db_ = std::make_unique<db::Db>(std::move(db));
-  ONIX_ASSIGN_OR_RETURN(history::History h,
-                        history::History::Open(StrCat(r.path_, "/.moss/history.git")));
-  r.history_ = std::make_unique<history::History>(std::move(h));
+  // A history that does not open (damaged history.git) must not lock the admin out of the
+  // machine: every history step then fails on its own and is skipped with a warning.
+  absl::StatusOr<history::History> h =
+      history::History::Open(StrCat(r.path_, "/.moss/history.git"));
+  r.history_ = std::make_unique<history::History>(
+      h.ok() ? std::move(*h)
+             : history::History::Unavailable(
+                   Annotate(h.status(),
+                            "the history is unavailable (move .moss/history.git away and "
+                            "the next moss command starts a new one)")));
   return r;
 }
 

@@ -329,6 +329,40 @@ TEST_F(TransactionTest, HostilePackageNamesAreRefusedBeforeAnyWrite) {
   EXPECT_EQ(StateIds().size(), 1u);
 }
 
+// Issue 30 bug 1: a history.git that cannot even be opened never locks the root: installs
+// work with a warning, and once it is moved away the next command starts a new history with
+// the active state.
+TEST_F(TransactionTest, AnUnopenableHistoryIsAWarningNotAWedge) {
+  ASSERT_TRUE(Install({Stone("base", "1", {{"bin/base", "base"}})}).ok());
+  ASSERT_TRUE(fs::RemoveTreeAt(root_->fd(), ".moss/history.git").ok());
+  {
+    auto moss = fs::OpenDirAt(root_->fd(), ".moss");
+    ASSERT_TRUE(moss.ok());
+    ASSERT_TRUE(fs::WriteFileAtomicAt(moss->get(), "history.git", "not a repository\n", 0644,
+                                      fs::Durability::kNone)
+                    .ok());
+  }
+  auto r = Install({Stone("alpha", "1", {{"bin/alpha", "alpha"}})});
+  ASSERT_TRUE(r.ok()) << r.status();
+  bool warned = false;
+  for (const auto& w : r->warnings)
+    warned = warned || w.find("history is unavailable") != std::string::npos;
+  EXPECT_TRUE(warned) << "no warning about the history";
+  EXPECT_EQ(ActiveFstxFile(), r->plan.to_fstx);
+  EXPECT_FALSE(*fs::ExistsAt(root_->fd(), ".moss/journal"));
+  auto again = Remove({"alpha"});
+  ASSERT_TRUE(again.ok()) << again.status();
+
+  ASSERT_TRUE(fs::UnlinkAt(root_->fd(), ".moss/history.git").ok());
+  auto next = Install({Stone("gamma", "1", {{"bin/gamma", "gamma"}})});
+  ASSERT_TRUE(next.ok()) << next.status();
+  for (const auto& w : next->warnings) ADD_FAILURE() << "warning: " << w;
+  EXPECT_NE(onix::testing::RunCommand(
+                StrCat("git --git-dir ", root_->path(), "/.moss/history.git show HEAD:state"))
+                .find("fstx " + next->plan.to_fstx + "\n"),
+            std::string::npos);
+}
+
 TEST_F(TransactionTest, AFileSharedByTwoPackagesIsStoredOnce) {
   const std::string shared = "the same license text\n";
   ASSERT_TRUE(Install({Stone("alpha", "1", {{"share/alpha/COPYING", shared}}),
