@@ -77,10 +77,13 @@ vm_boot_agent() {
 
 # vm_update_repo OUT_DIR RECIPE RELEASE: RECIPE (a folder under stones/) rebuilt by boulder
 # at RELEASE into a signed repository in OUT_DIR (key build/quarry/repo-key), the way a
-# machine receives an update. Cached in OUT_DIR by recipe and release.
+# machine receives an update. Cached in OUT_DIR by recipe and release. A recipe the quarry
+# builds from a generated copy (Debian inputs, a packed upstream) is rebuilt from that copy,
+# which the base image's build made.
 vm_update_repo() {
   local out=$1 recipe=$2 release=$3
   local src=$VM_REPO/stones/$recipe/stone.yaml
+  [[ -f $VM_REPO/build/quarry/recipes/$recipe/stone.yaml ]] && src=$VM_REPO/build/quarry/recipes/$recipe/stone.yaml
   [[ -f $src ]] || { echo "vm: no recipe $src"; return 1; }
   local key
   key=$( (cat "$src"; echo "$release"; sha256sum "$VM_REPO/bazel-bin/boulder/boulder") | sha256sum | cut -d' ' -f1)
