@@ -1,6 +1,11 @@
 #include "moss/db/db.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 
@@ -291,6 +296,62 @@ absl::StatusOr<Db> Db::Open(const std::string& path) {
               // packages), and a state switch now reads too few pages to gain from either.
               " PRAGMA foreign_keys=ON;"));
   ONIX_RETURN_IF_ERROR(db.Exec(kSchema));
+  return db;
+}
+
+absl::StatusOr<Db> Db::OpenReadOnly(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err != ENOENT) return ErrnoError(err, StrCat("opening database ", path));
+    // No database yet (a /.moss with nothing installed): an empty one in memory answers
+    // every query the way the file created by Open would, and leaves the root untouched.
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    Db db(raw, path);
+    if (rc != SQLITE_OK) return db.Error("opening database");
+    ONIX_RETURN_IF_ERROR(db.Exec(kSchema));
+    return db;
+  }
+  // A read-only connection to a WAL database needs a -shm file it can map, which it cannot
+  // create in a root-owned directory (SQLite's wal.html, "read-only databases"). A -wal
+  // file exists only while a writer has the database open (or after a crash); without one
+  // every committed page is in the main file, so `immutable=1` reads it without -shm. With
+  // one, SQLite opens the writer's -shm read-only. Queries take no lock either way, so a
+  // transaction that starts meanwhile is the same race as before (moss notes an in-flight
+  // journal, see OpenForCommand).
+  const bool have_wal = ::access(StrCat(path, "-wal").c_str(), F_OK) == 0;
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '?' || c == '#' || c == '%') {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      uri += hex;
+    } else {
+      uri += c;
+    }
+  }
+  uri += have_wal ? "?mode=ro" : "?mode=ro&immutable=1";
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(
+      uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw, path);
+  if (rc != SQLITE_OK) return db.Error("opening database read-only");
+  sqlite3_busy_timeout(raw, 30000);
+  // Every table and index the queries use, as kSchema makes them. A database without them
+  // was made by an older moss and is migrated only by a writer.
+  Stmt s(raw,
+         "SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'stones', 'layout', "
+         "'layout_path_kind', 'layout_digest', 'states', 'state_packages', "
+         "'state_packages_stone', 'state_package_rows', 'stone_layouts')");
+  ONIX_ASSIGN_OR_RETURN(bool row, s.Step("reading the schema"));
+  if (!row || s.Int(0) != 10) {
+    return absl::FailedPreconditionError(
+        StrCat("database ", path,
+               " was made by an older moss and queries do not migrate it; run `moss state "
+               "recover` (or any moss transaction) as root once to migrate it"));
+  }
   return db;
 }
 

@@ -78,6 +78,13 @@ class Db {
  public:
   // Opens (creating the file and schema when missing) the database at `path`.
   static absl::StatusOr<Db> Open(const std::string& path);
+  // Opens the database at `path` for queries, as any user: SQLITE_OPEN_READONLY, no PRAGMA
+  // or schema writes, no migration, nothing created on disk. A missing file reads as an
+  // empty database (an in-memory one with the schema). A database made by an older moss is
+  // FailedPrecondition naming the command that migrates it (`moss state recover` as root).
+  // Without a -wal file (a root moss closed cleanly) the file is opened `immutable=1`, so an
+  // unprivileged user needs neither a -shm file nor write access to its directory.
+  static absl::StatusOr<Db> OpenReadOnly(const std::string& path);
 
   Db(Db&&) = default;
   Db& operator=(Db&&) = default;

@@ -54,7 +54,10 @@ absl::StatusOr<MachineRoot> MachineRoot::Open(const std::string& path, Access ac
   ONIX_ASSIGN_OR_RETURN(r.states_fd_, fs::OpenDirAt(r.moss_fd_.get(), "root"));
   ONIX_ASSIGN_OR_RETURN(store::Store store, store::Store::Open(r.moss_fd_.get()));
   r.store_ = std::make_unique<store::Store>(std::move(store));
-  ONIX_ASSIGN_OR_RETURN(db::Db db, db::Db::Open(StrCat(r.path_, "/.moss/db/moss.sqlite")));
+  // Queries open the database read-only, so they work for any user and never migrate it.
+  const std::string db_path = StrCat(r.path_, "/.moss/db/moss.sqlite");
+  ONIX_ASSIGN_OR_RETURN(
+      db::Db db, access == Access::kWrite ? db::Db::Open(db_path) : db::Db::OpenReadOnly(db_path));
   r.db_ = std::make_unique<db::Db>(std::move(db));
   // A history that does not open (damaged history.git) must not lock the admin out of the
   // machine: every history step then fails on its own and is skipped with a warning.

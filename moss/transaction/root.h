@@ -32,8 +32,8 @@ struct RetainedState {
 };
 
 enum class Access {
-  kRead,   // queries: no lock; NotFound when ROOT has no /.moss (an empty database and
-           // history are created inside an existing /.moss)
+  kRead,   // queries, for any user: no lock, the database opened read-only (Db::OpenReadOnly:
+           // nothing written, an old schema refused); NotFound when ROOT has no /.moss
   kWrite,  // transactions: creates the /.moss skeleton and holds ROOT/.moss/lock
 };
 
