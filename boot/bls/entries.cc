@@ -10,13 +10,13 @@
 #include "moss/base/fs_at.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
+#include "moss/state/fstx.h"
 
 namespace onix::boot {
 namespace {
 
 constexpr std::string_view kPrefix = "onix-";
 constexpr std::string_view kSuffix = ".conf";
-constexpr size_t kMaxFstx = 64;
 
 bool ParseCount(std::string_view s, int* out) {
   if (s.empty() || s.size() > 4) return false;
@@ -73,15 +73,10 @@ std::optional<EntryName> ParseEntryFileName(std::string_view file) {
       return std::nullopt;
     }
   }
-  // A state id is "<number>-<hex>" (states.h); anything else on the ESP or in
-  // LoaderEntrySelected is not ours. Refusing every character outside [A-Za-z0-9._-] and the
-  // names "." and ".." keeps a hostile name from becoming a path, a '+' counter or a line.
-  if (stem.empty() || stem.size() > kMaxFstx || stem == "." || stem == "..") return std::nullopt;
-  for (char c : stem) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return std::nullopt;
-  }
+  // A state id is "<number>-<hex>"; anything else on the ESP or in LoaderEntrySelected is
+  // not ours. moss's one state-id rule (Fstx::ParseExact, which the journal also applies)
+  // keeps a hostile name from becoming a path, a '+' counter or a line.
+  if (!moss::state::Fstx::ParseExact(stem).ok()) return std::nullopt;
   name.fstx = std::string(stem);
   return name;
 }

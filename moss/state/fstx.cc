@@ -33,6 +33,19 @@ absl::StatusOr<Fstx> Fstx::Parse(std::string_view text) {
   return out;
 }
 
+absl::StatusOr<Fstx> Fstx::ParseExact(std::string_view text) {
+  // Bounded before parsing so that an over-long id is refused as such, not as a number.
+  if (text.size() > 25) {
+    return InvalidArgument(StrCat("bad state id '", text.substr(0, 25), "...': over-long"));
+  }
+  ONIX_ASSIGN_OR_RETURN(Fstx f, Parse(text));
+  if (f.suffix.empty() || f.ToString() != text) {
+    return InvalidArgument(StrCat("bad state id '", text, "': not of the form N-xxxx (lowercase",
+                                  " hex) that moss writes"));
+  }
+  return f;
+}
+
 std::string Fstx::ToString() const {
   return suffix.empty() ? StrCat(number) : StrCat(number, "-", suffix);
 }

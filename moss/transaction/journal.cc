@@ -12,7 +12,9 @@
 #include "moss/base/sha256.h"
 #include "moss/base/status.h"
 #include "moss/base/str_cat.h"
+#include "moss/state/fstx.h"
 #include "moss/state/tree.h"
+#include "moss/transaction/crash_point.h"
 #include "nlohmann/json.hpp"
 
 namespace onix::moss::transaction {
@@ -35,6 +37,45 @@ T GetLe(std::string_view in, size_t at) {
     v |= static_cast<T>(static_cast<unsigned char>(in[at + i])) << (8 * i);
   }
   return v;
+}
+
+// The phases a journal may name: the ladder's, plus a removal's commit phase.
+bool KnownPhase(std::string_view phase) {
+  if (phase == "remove-trashed") return true;
+  for (std::string_view p : kPhases) {
+    if (p == phase) return true;
+  }
+  return false;
+}
+
+// A checksum only proves that the bytes are whole, not that moss wrote them: every field
+// recovery acts on must be one moss could have written, so that no field leads recovery
+// outside the state trees (a state id is a directory name under .moss/root).
+absl::Status ValidateRecord(const JournalRecord& r) {
+  auto bad = [](std::string_view field, std::string_view value, std::string_view why) {
+    return DataLoss(StrCat("journal field '", field, "' is '", EscapeControl(value.substr(0, 64)),
+                           value.size() > 64 ? "..." : "", "': ", EscapeControl(why)));
+  };
+  if (r.operation != "install" && r.operation != "activate" && r.operation != "remove") {
+    return bad("operation", r.operation, "not an operation moss journals");
+  }
+  if (!KnownPhase(r.phase)) return bad("phase", r.phase, "not a phase moss journals");
+  if (!r.done.empty() && !KnownPhase(r.done)) {
+    return bad("done", r.done, "not a phase moss journals");
+  }
+  if (!r.from_fstx.empty()) {
+    absl::Status s = state::Fstx::ParseExact(r.from_fstx).status();
+    if (!s.ok()) return bad("from", r.from_fstx, std::string(s.message()));
+  }
+  // A removal names its states comma-separated; every other operation names one.
+  std::string_view to = r.to_fstx;
+  for (;;) {
+    const size_t comma = r.operation == "remove" ? to.find(',') : std::string_view::npos;
+    absl::Status s = state::Fstx::ParseExact(to.substr(0, comma)).status();
+    if (!s.ok()) return bad("to", r.to_fstx, std::string(s.message()));
+    if (comma == std::string_view::npos) return absl::OkStatus();
+    to = to.substr(comma + 1);
+  }
 }
 
 }  // namespace
@@ -80,6 +121,7 @@ absl::StatusOr<JournalRecord> DecodeJournal(std::string_view bytes) {
     r.done = j.at("done").get<std::string>();
     r.from_token = j.at("from_token").get<std::string>();
     r.state_number = j.at("state_number").get<uint64_t>();
+    ONIX_RETURN_IF_ERROR(ValidateRecord(r));
     return r;
   } catch (const nlohmann::json::exception& e) {
     return DataLoss(StrCat("journal payload: ", e.what()));

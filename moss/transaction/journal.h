@@ -35,7 +35,9 @@ struct JournalRecord {
 // Encodes "MOSSJRNL" | u32 version | u64 payload length | 32-byte SHA-256 of the payload |
 // payload (JSON), little-endian.
 std::string EncodeJournal(const JournalRecord& record);
-// DataLoss for a bad magic, length or checksum; FailedPrecondition for an unknown version.
+// DataLoss for a bad magic, length or checksum, or a field moss never writes (an unknown
+// operation or phase, a state id that is not "N-xxxx": it could be a path), naming the field;
+// FailedPrecondition for an unknown version.
 absl::StatusOr<JournalRecord> DecodeJournal(std::string_view bytes);
 
 // How much a journal write waits for the disk.
