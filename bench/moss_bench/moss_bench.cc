@@ -93,7 +93,7 @@ FILE* DevNull() {
 
 repo::ByNameOptions Quiet() {
   repo::ByNameOptions o;
-  o.out = DevNull();
+  o.progress = DevNull();
   o.apply.log = [](std::string_view) {};
   return o;
 }
@@ -132,7 +132,7 @@ absl::StatusOr<double> InstallTrial(Size& s) {
   moss::solver::Request request;
   request.install = s.data.names;
   const double t0 = Now();
-  ONIX_RETURN_IF_ERROR_CTX(repo::RunByName(root, request, Quiet()),
+  ONIX_RETURN_IF_ERROR_CTX(repo::RunByName(root, request, Quiet()).status(),
                            "installing from the repository");
   const double t = Now() - t0;
   s.last_installed = root;
@@ -149,7 +149,8 @@ absl::StatusOr<double> UpdateTrial(Size& s) {
   moss::solver::Request request;
   request.sync = true;
   const double t0 = Now();
-  ONIX_RETURN_IF_ERROR_CTX(repo::RunByName(root, request, Quiet()), "updating 5% of the packages");
+  ONIX_RETURN_IF_ERROR_CTX(repo::RunByName(root, request, Quiet()).status(),
+                           "updating 5% of the packages");
   const double t = Now() - t0;
   s.last_installed.clear();
   s.last_updated = root;

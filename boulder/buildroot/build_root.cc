@@ -91,8 +91,7 @@ absl::StatusOr<std::vector<BuildDepRecord>> InstallBuildRoot(const std::string& 
   moss::solver::Request request;
   request.install = deps;
   moss::repo::ByNameOptions options;
-  options.out = stderr;
-  ONIX_RETURN_IF_ERROR_CTX(moss::repo::RunByName(root, request, options),
+  ONIX_RETURN_IF_ERROR_CTX(moss::repo::RunByName(root, request, options).status(),
                            StrCat("installing build dependencies ", list, " from ", uri));
   ONIX_ASSIGN_OR_RETURN(
       moss::transaction::MachineRoot machine,

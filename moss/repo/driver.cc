@@ -90,8 +90,8 @@ absl::Status FetchSelection(const std::string& root_path, ResolvedSelection& res
   return absl::OkStatus();
 }
 
-absl::Status RunByName(const std::string& root_path, const solver::Request& request,
-                       const ByNameOptions& options) {
+absl::StatusOr<ByNameResult> RunByName(const std::string& root_path, const solver::Request& request,
+                                       const ByNameOptions& options) {
   std::vector<solver::InstalledPackage> installed;
   auto root = transaction::MachineRoot::Open(
       root_path, options.dry_run ? transaction::Access::kRead : transaction::Access::kWrite);
@@ -107,27 +107,24 @@ absl::Status RunByName(const std::string& root_path, const solver::Request& requ
     if (!text.empty() && text.back() == '\n') text.pop_back();
     return FailedPrecondition(text);
   }
-  std::fputs(FormatPlan(resolved.plan).c_str(), options.out);
-  if (options.dry_run || resolved.plan.empty()) return absl::OkStatus();
+  ByNameResult out;
+  out.plan = resolved.plan;
+  if (options.dry_run || resolved.plan.empty()) return out;
 
-  Progress progress = Progress::ForStream(options.out);
+  Progress progress = Progress::ForStream(options.progress);
   ONIX_RETURN_IF_ERROR(FetchSelection(root_path, resolved, &progress, options.parallel));
   transaction::Options apply = options.apply;
   apply.dry_run = false;
-  FILE* out = options.out;
+  FILE* log = options.progress;
   if (!apply.log) {
-    apply.log = [out](std::string_view line) {
-      std::fprintf(out, "%.*s\n", static_cast<int>(line.size()), line.data());
+    apply.log = [log](std::string_view line) {
+      std::fprintf(log, "%.*s\n", static_cast<int>(line.size()), line.data());
     };
   }
   ONIX_ASSIGN_OR_RETURN(transaction::Result result,
                         transaction::Apply(*root, resolved.selection, apply));
-  for (const auto& w : result.warnings) {
-    std::fprintf(out, "warning: %s\n", EscapeLines(w, 9).c_str());
-  }
-  std::fprintf(out, "state %s is active\n", result.plan.to_fstx.c_str());
-  if (options.result != nullptr) *options.result = std::move(result);
-  return absl::OkStatus();
+  out.applied = std::move(result);
+  return out;
 }
 
 }  // namespace onix::moss::repo

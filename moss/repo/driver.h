@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,20 +41,28 @@ absl::Status FetchSelection(const std::string& root_path, ResolvedSelection& res
 
 struct ByNameOptions {
   bool dry_run = false;
-  FILE* out = stdout;  // the plan, progress and results
+  // Download progress and, with a null apply.log, the engine's progress lines: never the
+  // command's result, so stdout can carry one JSON document.
+  FILE* progress = stderr;
   int parallel = 4;
   // Passed to transaction::Apply (boot hook, history message, progress log); dry_run is
-  // taken from above. A null log prints the engine's progress lines to `out`.
+  // taken from above.
   transaction::Options apply;
-  // When set, receives the transaction's result (plan, warnings, /etc merge).
-  transaction::Result* result = nullptr;
 };
 
-// Runs the whole by-name path. Prints the exact transaction (FormatPlan) first. Unsatisfiable
-// requests print nothing else and return FailedPrecondition carrying the problems in plain
-// words; nothing is changed. With dry_run nothing is fetched or written (the root is opened
+// What a by-name request did: the exact transaction, and the engine's result when it ran.
+struct ByNameResult {
+  solver::Plan plan;
+  // Set when the plan was applied: not a dry run and not an empty plan.
+  std::optional<transaction::Result> applied;
+};
+
+// Runs the whole by-name path and returns the plan and result; prints nothing but progress
+// (to options.progress): the command prints the result (moss/cli PrintByName, onix update).
+// Unsatisfiable requests return FailedPrecondition carrying the problems in plain words;
+// nothing is changed. With dry_run nothing is fetched or written (the root is opened
 // read-only; a root without /.moss counts as empty).
-absl::Status RunByName(const std::string& root_path, const solver::Request& request,
-                       const ByNameOptions& options);
+absl::StatusOr<ByNameResult> RunByName(const std::string& root_path, const solver::Request& request,
+                                       const ByNameOptions& options);
 
 }  // namespace onix::moss::repo

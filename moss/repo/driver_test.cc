@@ -12,6 +12,7 @@
 #include "moss/repo/config.h"
 #include "moss/repo/files.h"
 #include "moss/repo/index.h"
+#include "moss/repo/report.h"
 #include "moss/repo/repository.h"
 #include "moss/repo/test_stones.h"
 #include "tests/testing/temp_root.h"
@@ -64,8 +65,10 @@ class ByNameTest : public ::testing::Test {
   absl::Status Run(solver::Request request, bool dry_run = false) {
     ByNameOptions options;
     options.dry_run = dry_run;
-    options.out = out_.file();
-    return RunByName(root_->path(), request, options);
+    options.progress = out_.file();
+    absl::StatusOr<ByNameResult> r = RunByName(root_->path(), request, options);
+    if (r.ok()) std::fputs(FormatPlan(r->plan).c_str(), out_.file());
+    return r.status();
   }
 
   // "name version explicit|dep" for every installed package.

@@ -32,8 +32,9 @@ absl::Status RunUpdate(const GlobalOptions& g, UpdateRequest req) {
         {"nix_untouched", r.nix_changes.empty()},
         {"nix_changes", r.nix_changes}};
     std::printf("%s\n", j.dump(2).c_str());
-  } else if (!req.dry_run) {
-    std::fputs(FormatUpdate(r).c_str(), stdout);
+  } else {
+    std::fputs(r.plan.c_str(), stdout);
+    if (!req.dry_run) std::fputs(FormatUpdate(r).c_str(), stdout);
   }
   if (!r.nix_changes.empty()) {
     return Internal(StrCat("the Nix plane changed during the machine update (",

@@ -13,6 +13,7 @@
 #include "moss/bootsync/bootsync.h"
 #include "moss/repo/config.h"
 #include "moss/repo/driver.h"
+#include "moss/repo/report.h"
 #include "moss/repo/repository.h"
 #include "moss/transaction/root.h"
 #include "nix-integration/daemon/fingerprint.h"
@@ -60,10 +61,11 @@ absl::StatusOr<UpdateResult> Update(const UpdateRequest& req) {
   request.sync = true;
   moss::repo::ByNameOptions options;
   options.dry_run = req.dry_run;
-  moss::transaction::Result applied;
-  options.result = &applied;
   options.apply.boot_hook = moss::bootsync::MakeBootHook();
-  ONIX_RETURN_IF_ERROR(moss::repo::RunByName(req.root, request, options));
+  ONIX_ASSIGN_OR_RETURN(moss::repo::ByNameResult ran,
+                        moss::repo::RunByName(req.root, request, options));
+  const moss::transaction::Result applied = ran.applied.value_or(moss::transaction::Result{});
+  result.plan = moss::repo::FormatPlan(ran.plan);
 
   ONIX_ASSIGN_OR_RETURN(MachineRoot machine, MachineRoot::Open(req.root, Access::kRead));
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> now, machine.ActiveFstx());

@@ -22,13 +22,14 @@ struct UpdateResult {
   std::vector<moss::etcmerge::EtcChange> etc;  // moss's three-way merge of /etc defaults
   std::vector<std::string> warnings;
   std::vector<std::string> nix_changes;  // empty: /nix verified untouched
+  std::string plan;                      // the exact transaction, as moss prints it (FormatPlan)
 };
 
 // Refreshes the repositories and runs `moss sync` through moss's libraries (the exact plan is
-// printed to stdout first) with the boot hook; moss merges /etc defaults three-way during the
-// switch (moss/etcmerge) and this reports what it did. Then the bridge is rebuilt. Unsatisfiable
-// requests change nothing (FailedPrecondition with the problems). With dry_run only the plan
-// is printed.
+// returned in `plan`; only progress goes to stderr) with the boot hook; moss merges /etc defaults
+// three-way during the switch (moss/etcmerge) and this reports what it did. Then the bridge is
+// rebuilt. Unsatisfiable requests change nothing (FailedPrecondition with the problems). With
+// dry_run only the plan is computed.
 absl::StatusOr<UpdateResult> Update(const UpdateRequest& request);
 
 std::string FormatUpdate(const UpdateResult& result);

@@ -35,21 +35,7 @@ absl::Status RunRemove(const GlobalOptions& g, const std::vector<std::string>& n
   ONIX_ASSIGN_OR_RETURN(tx::MachineRoot root, tx::OpenForCommand(g.root, true, g.dry_run));
   ONIX_ASSIGN_OR_RETURN(tx::Selection selection, tx::RemoveSelection(root, names));
   ONIX_ASSIGN_OR_RETURN(tx::Result result, tx::Apply(root, selection, TransactionOptions(g)));
-  if (g.json) {
-    nlohmann::json j = tx::ResultJson(result);
-    j["dry_run"] = g.dry_run;
-    std::printf("%s\n", DumpJson(j, 2).c_str());
-    return absl::OkStatus();
-  }
-  std::printf("%s%s", g.dry_run ? "would remove:\n" : "", tx::FormatPlan(result.plan).c_str());
-  for (const auto& w : result.warnings) std::fprintf(stderr, "moss: warning: %s\n", w.c_str());
-  if (g.dry_run) {
-    std::printf("dry run: state %s would become active; nothing changed\n",
-                result.plan.to_fstx.c_str());
-  } else {
-    std::printf("state %s is active (was %s)\n", result.plan.to_fstx.c_str(),
-                result.plan.from_fstx.c_str());
-  }
+  PrintTransactionResult(g, "remove", result);
   return absl::OkStatus();
 }
 

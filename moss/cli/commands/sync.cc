@@ -35,12 +35,7 @@ void AddSyncCommand(CLI::App& app, Context& ctx) {
       request.sync = true;
       request.autoremove = req->autoremove;
       request.debug_dir = req->debug_solver;
-      moss::repo::ByNameOptions options;
-      options.dry_run = ctx.global.dry_run;
-      options.apply = TransactionOptions(ctx.global);
-      options.apply.dry_run = false;  // RunByName takes dry_run from `options`
-      options.apply.message = "sync";
-      return moss::repo::RunByName(ctx.global.root, request, options);
+      return RunSolverRequest(ctx.global, request, "sync");
     };
   });
 }
