@@ -401,10 +401,21 @@ absl::Status RenameNoReplaceAt(int old_dirfd, std::string_view old_name, int new
   return absl::OkStatus();
 }
 
+// The path an fd was opened at, for an error message: dirfd-relative callers only know a
+// name relative to some directory ("." for the directory itself), which does not tell the
+// admin which file the disk failed on. `fallback` when /proc cannot say.
+static std::string PathOfFd(int fd, std::string_view fallback) {
+  char buf[4096];
+  const std::string link = StrCat("/proc/self/fd/", fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf));
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof(buf)) return std::string(fallback);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 absl::Status FsyncFd(int fd, std::string_view what) {
   if (RetryEintr([&] { return ::fsync(fd); }) != 0) {
     const int err = errno;
-    return ErrnoError(err, StrCat("fsync(", what, ")"));
+    return ErrnoError(err, StrCat("fsync(", PathOfFd(fd, what), ")"));
   }
   return absl::OkStatus();
 }
@@ -418,7 +429,7 @@ absl::Status FsyncDirAt(int dirfd, std::string_view name) {
 absl::Status SyncFs(int fd) {
   if (::syncfs(fd) != 0) {
     const int err = errno;
-    return ErrnoError(err, "syncfs");
+    return ErrnoError(err, StrCat("syncfs(", PathOfFd(fd, "?"), ")"));
   }
   return absl::OkStatus();
 }

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS stone_layouts(
   count INTEGER NOT NULL, layout BLOB NOT NULL);
 )sql";
 
+// SQLite's message with the database it is about: "disk I/O error" alone does not tell the
+// admin which file the disk failed on (issue 21, point 5).
+std::string SqliteError(sqlite3* db) {
+  const char* file = sqlite3_db_filename(db, "main");
+  return StrCat(file && *file ? file : "database", ": ", sqlite3_errmsg(db));
+}
+
 // One prepared statement, finalized on destruction; or, made from a StatementCache, kept
 // prepared for the next use and only reset.
 class Stmt {
@@ -76,7 +83,7 @@ class Stmt {
 
   absl::Status status(std::string_view what) const {
     if (rc_ == SQLITE_OK) return absl::OkStatus();
-    return Internal(StrCat(what, ": ", sqlite3_errmsg(db_)));
+    return Internal(StrCat(what, ": ", SqliteError(db_)));
   }
   Stmt& Bind(int i, std::string_view v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -97,7 +104,7 @@ class Stmt {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     rc_ = rc;
-    return Internal(StrCat(what, ": ", sqlite3_errmsg(db_)));
+    return Internal(StrCat(what, ": ", SqliteError(db_)));
   }
   absl::Status Run(std::string_view what) {
     ONIX_ASSIGN_OR_RETURN(bool row, Step(what));
@@ -147,7 +154,7 @@ class SqlTx {
  private:
   absl::Status Exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return Internal(StrCat(sql, ": ", sqlite3_errmsg(db_)));
+      return Internal(StrCat(sql, ": ", SqliteError(db_)));
     }
     return absl::OkStatus();
   }
