@@ -14,6 +14,7 @@ struct GlobalOptions {
   std::string root = "/";  // --root: the machine root every path is relative to
   bool json = false;       // --json on every listing
   bool yes = false;
+  bool dry_run = false;  // the global --dry-run; gc, rollback and update honour it
 };
 
 using Action = std::function<absl::Status()>;

@@ -53,6 +53,9 @@ void AddExamples(CLI::App& app) {
 int RunMain(int argc, char** argv) {
   CLI::App app{"moss: the ONIX transaction engine. Owns /usr, /.moss and /boot of a machine root."};
   app.require_subcommand(1);
+  // Global options are accepted before or after the subcommand: an option a subcommand does
+  // not know falls through to its parent (CLI11), as in onix.
+  app.fallthrough();
   Context ctx;
   app.add_option("-D,--root", ctx.global.root, "Machine root to operate on (like rpm --root)")
       ->capture_default_str();

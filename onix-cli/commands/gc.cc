@@ -59,7 +59,13 @@ void AddGcCommand(CLI::App& app, Context& ctx) {
   cmd->footer(
       "Order: moss first, then nix. Refused while a moss transaction is in flight.\n"
       "Examples:\n  onix gc\n  onix gc --keep 2 --dry-run");
-  cmd->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunGc(ctx.global, *req); }; });
+  cmd->callback([&ctx, req] {
+    ctx.action = [&ctx, req] {
+      // The global --dry-run (before or after the subcommand) means the same as its own.
+      req->dry_run = req->dry_run || ctx.global.dry_run;
+      return RunGc(ctx.global, *req);
+    };
+  });
 }
 
 }  // namespace onix::cli

@@ -54,8 +54,13 @@ void AddRollbackCommand(CLI::App& app, Context& ctx) {
       "Moves the machine plane only: /usr, /boot and /run/opengl-driver. /nix is fingerprinted\n"
       "before and after; any difference is reported and the exit status is 1.\n"
       "Examples:\n  onix rollback\n  onix rollback 6648-03be\n  onix rollback --dry-run");
-  cmd->callback(
-      [&ctx, req] { ctx.action = [&ctx, req] { return RunRollback(ctx.global, *req); }; });
+  cmd->callback([&ctx, req] {
+    ctx.action = [&ctx, req] {
+      // The global --dry-run (before or after the subcommand) means the same as its own.
+      req->dry_run = req->dry_run || ctx.global.dry_run;
+      return RunRollback(ctx.global, *req);
+    };
+  });
 }
 
 }  // namespace onix::cli

@@ -56,7 +56,13 @@ void AddUpdateCommand(CLI::App& app, Context& ctx) {
       "Local edits of /etc are never overwritten: a changed factory default of a file you\n"
       "edited is reported, with `onix etc diff --upstream PATH` to see what changed.\n"
       "Examples:\n  onix update --dry-run\n  onix update");
-  cmd->callback([&ctx, req] { ctx.action = [&ctx, req] { return RunUpdate(ctx.global, *req); }; });
+  cmd->callback([&ctx, req] {
+    ctx.action = [&ctx, req] {
+      // The global --dry-run (before or after the subcommand) means the same as its own.
+      req->dry_run = req->dry_run || ctx.global.dry_run;
+      return RunUpdate(ctx.global, *req);
+    };
+  });
 }
 
 }  // namespace onix::cli
