@@ -24,7 +24,13 @@ std::string UnderRoot(const std::string& root, std::string_view rel) {
 absl::StatusOr<std::string> ActiveFstx(const std::string& root) {
   auto machine = moss::transaction::MachineRoot::Open(root, moss::transaction::Access::kRead);
   if (!machine.ok()) {
-    if (absl::IsNotFound(machine.status())) return std::string("none");
+    // A directory moss has never installed into is not a machine to report on: saying
+    // "active fstx: none" there hid a mistyped --root (issue 22).
+    if (absl::IsNotFound(machine.status())) {
+      return absl::InvalidArgumentError(
+          StrCat(root, " is not a moss root (", machine.status().message(),
+                 "); give --root a machine root, a directory with a .moss"));
+    }
     return machine.status();
   }
   ONIX_ASSIGN_OR_RETURN(std::optional<std::string> fstx, machine->ActiveFstx());
