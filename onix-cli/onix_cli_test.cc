@@ -290,7 +290,7 @@ TEST_F(OnixCliTest, GcKeepsTheActiveAndDefaultBootStatesAndReportsEachPlane) {
     ASSERT_TRUE(m2.ok());
     auto id = moss::transaction::RootId(m2->moss_fd());
     ASSERT_TRUE(id.ok()) << id.status();
-    moss::transaction::JournalRecord journal{*id,   "install", "usr-exchange-intent",
+    moss::transaction::JournalRecord journal{*id,   "install", "usr-exchanged",
                                              first, "9-dead",  "token"};
     ASSERT_TRUE(moss::transaction::WriteJournal(m2->moss_fd(), journal).ok());
   }
