@@ -329,7 +329,9 @@ absl::StatusOr<Db> Db::OpenReadOnly(const std::string& path) {
   // transaction that starts meanwhile is the same race as before (moss notes an in-flight
   // journal, see OpenForCommand).
   const bool have_wal = ::access(StrCat(path, "-wal").c_str(), F_OK) == 0;
-  std::string uri = "file:";
+  // An absolute path gets an empty authority ("file:///..."): after a bare "file:", a path
+  // that starts with "//" (a root of "/" joined to "/.moss/...") would be read as an authority.
+  std::string uri = !path.empty() && path[0] == '/' ? "file://" : "file:";
   for (char c : path) {
     if (c == '?' || c == '#' || c == '%') {
       char hex[4];

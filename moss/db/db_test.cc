@@ -77,6 +77,28 @@ TEST(Db, StonesStatesAndPathOwnersSurviveReopen) {
 
 // A database written before layouts were kept as blobs has only the rows: Layout() reads
 // the same entries either way.
+TEST(Db, ReadOnlyOpensAPathThatStartsWithTwoSlashes) {
+  // A machine root of "/" gives "//.moss/db/moss.sqlite": still a path, not a URI authority.
+  auto tmp = TempDir::Make("db-test");
+  ASSERT_TRUE(tmp.ok());
+  const std::string path = tmp->path() + "/moss.sqlite";
+  {
+    auto db = Db::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status();
+    StateRecord st{1, "1-abcd", "", 100, "install zlib 1.3-0", false};
+    ASSERT_TRUE(db->AddState(st, R"({"packages":[]})", {}).ok());
+    ASSERT_TRUE(db->MarkCommitted(1).ok());
+  }
+  for (const std::string& p : {path, "/" + path, "//" + path}) {
+    auto db = Db::OpenReadOnly(p);
+    ASSERT_TRUE(db.ok()) << p << ": " << db.status();
+    auto states = db->States();
+    ASSERT_TRUE(states.ok()) << p << ": " << states.status();
+    ASSERT_EQ(states->size(), 1u) << p;
+    EXPECT_EQ((*states)[0].fstx, "1-abcd");
+  }
+}
+
 TEST(Db, LayoutReadsTheSameFromTheBlobAndFromRowsOnly) {
   auto tmp = TempDir::Make("db-test");
   ASSERT_TRUE(tmp.ok());
