@@ -87,9 +87,9 @@ fuzz_target() {
   fi
 }
 fuzz_target entries_fuzzer boot/bls/fuzz/corpus boot/bls/fuzz/entries_fuzzer.cc boot/bls/entries.cc \
-  moss/base/status.cc moss/base/fs_at.cc moss/base/check.cc
+  moss/state/fstx.cc moss/base/status.cc moss/base/fs_at.cc moss/base/check.cc moss/base/sha256.cc
 fuzz_target journal_fuzzer moss/transaction/fuzz/corpus moss/transaction/fuzz/journal_fuzzer.cc \
-  moss/transaction/journal.cc moss/state/tree.cc moss/store/store.cc moss/base/status.cc \
+  moss/transaction/journal.cc moss/state/fstx.cc moss/state/tree.cc moss/store/store.cc moss/base/status.cc \
   moss/base/fs_at.cc moss/base/check.cc moss/base/sha256.cc
 fuzz_target signature_fuzzer moss/repo/fuzz/corpus moss/repo/fuzz/signature_fuzzer.cc \
   moss/repo/signature.cc moss/repo/files.cc moss/base/status.cc moss/base/fs_at.cc \
