@@ -84,7 +84,8 @@ vm_boot_direct() {
 vm_markers() { tr -d '\r' <"$1" | grep -E "^ONIX-TEST $2 " || true; }
 
 # vm_step_passed LOG SCENARIO STEP: 0 when the guest reported STEP of SCENARIO as PASS.
-vm_step_passed() { vm_markers "$1" "$2" | grep -qE "^ONIX-TEST $2 $3 PASS( |$)"; }
+# (Not grep -q: under pipefail its early exit would fail the pipeline with the writer's SIGPIPE.)
+vm_step_passed() { vm_markers "$1" "$2" | grep -E "^ONIX-TEST $2 $3 PASS( |$)" >/dev/null; }
 
 # vm_excerpt LOG: the end of a serial log, for a failure message.
 vm_excerpt() { tr -d '\r' <"$1" | tail -n "${2:-25}" | sed 's/^/    | /'; }

@@ -44,8 +44,9 @@ nix_boot() {
     vm_step_passed "$log" "$name" "$s" || {
       echo "FAIL: boot $boot of $name: step $s did not report PASS"; vm_excerpt "$log" 25; return 1; }
   done
-  # The boot step itself reported to the console.
-  tr -d '\r' <"$log" | grep -q '^onix-rc: 30-nix ok' || {
+  # The boot step itself reported to the console. (grep reads the whole log, not -q: under
+  # pipefail, grep -q leaving early makes tr's SIGPIPE fail the pipeline on a long log.)
+  tr -d '\r' <"$log" | grep '^onix-rc: 30-nix ok' >/dev/null || {
     echo "FAIL: boot $boot of $name: rc.d 30-nix did not report ok"; vm_excerpt "$log" 25; return 1; }
   echo "boot $boot: $(vm_markers "$log" "$name" | grep -c ' PASS') steps passed"
 }
